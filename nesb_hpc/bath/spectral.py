@@ -1,0 +1,116 @@
+"""Spectral densities J(w) of the bosonic baths.
+
+Convention (physics.md section 1): the bath correlation function is
+
+    C(t) = (1/pi) Int_0^inf J(w) [coth(w / 2T) cos(wt) - i sin(wt)] dw,
+
+hbar = k_B = 1. Every J here is a rational function of w that is odd in w, written as
+
+    J(w) = prefactor * w^s / prod_k (w - z_k)^{m_k},
+
+so that C(t) follows exactly from the residues at the poles z_k in the upper half plane
+(``nesb_hpc.bath.decomposition``). Energies and frequencies are in units of the cutoff omega_c of
+the model unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RationalPoles:
+    """J(w) = prefactor * w**power / prod_k (w - poles[k])**multiplicities[k] (complex poles)."""
+
+    prefactor: complex
+    power: int
+    poles: tuple[complex, ...]
+    multiplicities: tuple[int, ...]
+
+    def __call__(self, w):
+        w = np.asarray(w, dtype=complex)
+        den = np.ones_like(w)
+        for z, m in zip(self.poles, self.multiplicities):
+            den = den * (w - z) ** m
+        return self.prefactor * w**self.power / den
+
+    def upper_poles(self) -> list[tuple[complex, int]]:
+        """Poles with Im z > 0 (they carry C(t) for t > 0), with their multiplicities."""
+        return [(z, m) for z, m in zip(self.poles, self.multiplicities) if z.imag > 0]
+
+
+@dataclass(frozen=True)
+class RationalCutoff:
+    """Super-Ohmic rational-cutoff spectral density of the paper (physics.md section 1).
+
+    J(w) = pi * alpha * w^s * omega_c^(1-s) / (1 + (w/omega_c)^2)^p     [energy]
+
+    s: spectral exponent (odd positive integer, so that J is odd and analytic),
+    p: cutoff power (p = 4 in the paper), 2p > s + 1 so that C(0) is finite.
+    With s = 1, p = 1 this is the Drude-Lorentz density 2 lambda gamma w / (w^2 + gamma^2)
+    with gamma = omega_c and lambda = pi * alpha * omega_c / 2 (QuTiP's convention).
+    """
+
+    alpha: float
+    s: int = 3
+    cutoff_power: int = 4
+    omega_c: float = 1.0
+
+    def __post_init__(self):
+        if self.s < 1 or self.s % 2 == 0:
+            raise ValueError(f"s = {self.s}: the exact decomposition needs an odd positive integer")
+        if 2 * self.cutoff_power <= self.s + 1:
+            raise ValueError(
+                f"cutoff_power = {self.cutoff_power}: need 2*cutoff_power > s + 1 for finite C(0)"
+            )
+        if self.omega_c <= 0:
+            raise ValueError(f"omega_c = {self.omega_c}: must be > 0")
+
+    def __call__(self, w):
+        """J(w) for real w (odd extension to w < 0)."""
+        w = np.asarray(w, dtype=float)
+        wc, p = self.omega_c, self.cutoff_power
+        return math.pi * self.alpha * w**self.s * wc ** (1 - self.s) / (1.0 + (w / wc) ** 2) ** p
+
+    def rational(self) -> RationalPoles:
+        # (1 + w^2/wc^2)^p = (w - i wc)^p (w + i wc)^p / wc^(2p)
+        wc, p = self.omega_c, self.cutoff_power
+        pref = math.pi * self.alpha * wc ** (1 - self.s + 2 * p)
+        return RationalPoles(pref, self.s, (1j * wc, -1j * wc), (p, p))
+
+
+def drude_lorentz(alpha: float, omega_c: float = 1.0) -> RationalCutoff:
+    """Drude-Lorentz J(w) = pi alpha w / (1 + (w/omega_c)^2), i.e. lambda = pi alpha omega_c / 2."""
+    return RationalCutoff(alpha=alpha, s=1, cutoff_power=1, omega_c=omega_c)
+
+
+@dataclass(frozen=True)
+class Underdamped:
+    """Underdamped Brownian-oscillator spectral density (QuTiP's UnderDampedBath).
+
+    J(w) = alpha * omega0^2 * gamma * w / ((omega0^2 - w^2)^2 + gamma^2 w^2)     [energy]
+
+    i.e. QuTiP's lam**2 = alpha * omega0**2; requires 0 < gamma < 2 omega0 (distinct poles).
+    """
+
+    alpha: float
+    omega0: float = 1.0
+    gamma: float = 0.2
+
+    def __post_init__(self):
+        if not 0 < self.gamma < 2 * self.omega0:
+            raise ValueError(f"gamma = {self.gamma}: need 0 < gamma < 2*omega0 = {2 * self.omega0}")
+
+    def __call__(self, w):
+        w = np.asarray(w, dtype=float)
+        w0, g = self.omega0, self.gamma
+        return self.alpha * w0**2 * g * w / ((w0**2 - w**2) ** 2 + g**2 * w**2)
+
+    def rational(self) -> RationalPoles:
+        w0, g = self.omega0, self.gamma
+        om = math.sqrt(w0**2 - g**2 / 4)
+        poles = (om + 0.5j * g, -om + 0.5j * g, om - 0.5j * g, -om - 0.5j * g)
+        return RationalPoles(self.alpha * w0**2 * g, 1, poles, (1, 1, 1, 1))
