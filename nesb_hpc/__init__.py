@@ -16,3 +16,7 @@ Table of contents (one concept per module; only the driver knows about MPI):
 """
 
 __version__ = "0.1.0"
+
+from . import petsc_env as _petsc_env
+
+_petsc_env.select_default_build()

@@ -71,10 +71,18 @@ class HierarchyModes:
 
 
 def _mode_scales(a: np.ndarray, phi0: np.ndarray) -> np.ndarray:
-    """c_j = sqrt|a_j| for modes fed from tier below (phi0 != 0), else sqrt of the family's max |a|."""
+    """c_j = 1/sqrt|a_j| for modes fed from the tier below (phi0 != 0), else 1/sqrt(max_family |a|).
+
+    With x_n = prod sqrt(n_j!) c_j^n_j y_n the couplings up (a_j sqrt(n_j+1) c_j) and down
+    (sqrt(n_j) phi_j(0)/c_j) of a mode have equal size sqrt(|a_j| n_j): the usual scaling that
+    keeps every tier's y of comparable size.
+    """
     amax = float(np.max(np.abs(a))) if a.size else 0.0
-    fallback = np.sqrt(amax) if amax > 0 else 1.0
-    return np.where((phi0 != 0) & (np.abs(a) > 1e-8 * amax), np.sqrt(np.abs(a)), fallback)
+    if amax == 0.0:
+        return np.ones(a.size)
+    fallback = 1.0 / np.sqrt(amax)
+    use_own = (phi0 != 0) & (np.abs(a) > 1e-8 * amax)
+    return np.where(use_own, 1.0 / np.sqrt(np.where(use_own, np.abs(a), 1.0)), fallback)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class RationalCutoff:
     J(w) = pi * alpha * w^s * omega_c^(1-s) / (1 + (w/omega_c)^2)^p     [energy]
 
     s: spectral exponent (odd positive integer, so that J is odd and analytic),
-    p: cutoff power (p = 4 in the paper), 2p > s + 1 so that C(0) is finite.
+    p: cutoff power (p = 4 in the paper), 2p > s (2p > s + 1 for a finite C(0)).
     With s = 1, p = 1 this is the Drude-Lorentz density 2 lambda gamma w / (w^2 + gamma^2)
     with gamma = omega_c and lambda = pi * alpha * omega_c / 2 (QuTiP's convention).
     """
@@ -62,10 +62,10 @@ class RationalCutoff:
     def __post_init__(self):
         if self.s < 1 or self.s % 2 == 0:
             raise ValueError(f"s = {self.s}: the exact decomposition needs an odd positive integer")
-        if 2 * self.cutoff_power <= self.s + 1:
-            raise ValueError(
-                f"cutoff_power = {self.cutoff_power}: need 2*cutoff_power > s + 1 for finite C(0)"
-            )
+        if 2 * self.cutoff_power <= self.s:
+            # J must vanish at infinity for the contour closure; C^R(0) is finite only if
+            # 2p > s + 1 (Drude-Lorentz, s = p = 1, has the familiar log-divergent C^R(0))
+            raise ValueError(f"cutoff_power = {self.cutoff_power}: need 2*cutoff_power > s")
         if self.omega_c <= 0:
             raise ValueError(f"omega_c = {self.omega_c}: must be > 0")
 
