@@ -67,7 +67,7 @@ def default_options(method: str, settings: SolverSettings) -> dict[str, str]:
                 "ksp_rtol": repr(min(settings.rtol, 1e-12)),
                 "pc_type": "lu", "pc_factor_mat_solver_type": _direct_solver_type()}
     if method == "iterative":
-        return {**common, "ksp_type": "gmres", "ksp_gmres_restart": "200",
+        return {**common, "ksp_type": "gmres", "ksp_gmres_restart": "100",
                 "ksp_gmres_modifiedgramschmidt": "true",
                 "pc_type": "bjacobi", "sub_pc_type": "ilu", "sub_pc_factor_levels": "1",
                 # rho_00's diagonal block is singular by itself (sz commutes with H_S): in the

@@ -1,0 +1,57 @@
+"""Baths: spectral densities, Bose-function expansions and decompositions of C(t).
+
+``decompose_baths(model, bath)`` is the one entry point the driver uses: it turns the validated
+input into one ``BathDecomposition`` per bath, the only contract with the hierarchy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .decomposition import BasisFamily, BathDecomposition, exact_decomposition, from_exponents
+from .quadrature import correlation_quadrature
+from .spectral import RationalCutoff, Underdamped, drude_lorentz
+
+__all__ = [
+    "BasisFamily", "BathDecomposition", "RationalCutoff", "Underdamped", "correlation_quadrature",
+    "decompose_baths", "decomposition_error", "drude_lorentz", "exact_decomposition",
+    "from_exponents", "spectral_densities",
+]
+
+
+def spectral_densities(model, bath) -> list:
+    """J_1, J_2 (callables, project convention) for the input's [model] and [bath] tables.
+
+    None for kind "exponents" (C(t) is given directly)."""
+    kind = bath.spectral_density
+    out = []
+    for alpha in (model.alpha1, model.alpha2):
+        if kind == "rational":
+            out.append(RationalCutoff(alpha=alpha, s=bath.s, cutoff_power=bath.cutoff_power, omega_c=bath.omega_c))
+        elif kind == "drude_lorentz":
+            out.append(drude_lorentz(alpha, bath.omega_c))
+        elif kind == "underdamped":
+            out.append(Underdamped(alpha=alpha, omega0=bath.omega0, gamma=bath.gamma))
+        elif kind == "exponents":
+            out.append(None)
+        else:
+            raise ValueError(f"unknown spectral density {kind!r}")
+    return out
+
+
+def decompose_baths(model, bath) -> list[BathDecomposition]:
+    """One decomposition per bath: exact residues (rational J) or the given QuTiP exponents."""
+    temps = (model.T1, model.T2)
+    alphas = (model.alpha1, model.alpha2)
+    if bath.spectral_density == "exponents":
+        return [from_exponents(e.ck_real, e.vk_real, e.ck_imag, e.vk_imag, scale=a)
+                for e, a in zip((bath.bath1, bath.bath2), alphas)]
+    return [exact_decomposition(J.rational(), T, bath.decomposition, bath.n_bose)
+            for J, T in zip(spectral_densities(model, bath), temps)]
+
+
+def decomposition_error(dec: BathDecomposition, J, T: float, t_max: float = 40.0, n_t: int = 81) -> float:
+    """max_t |C_dec(t) - C_quad(t)| / max_t |C_quad(t)| on a uniform grid in [0, t_max]."""
+    t = np.linspace(0.0, t_max, n_t)
+    ref, _ = correlation_quadrature(J, T, t)
+    return float(np.max(np.abs(dec.correlation(t) - ref)) / np.max(np.abs(ref)))

@@ -1,0 +1,173 @@
+"""Command line: ``mpirun -n N python -m nesb_hpc INPUT.toml [options] [PETSc options]``.
+
+Order of events: parse the command line and validate the input on every rank *before* MPI or
+PETSc start (a bad input exits 2 with one message, printed by the launcher's rank 0 only); then
+initialise PETSc with the remaining arguments; run; any exception on any rank prints its
+traceback (prefixed with the rank) and aborts the whole job at once.
+Exit codes: 0 success, 2 bad input or usage, 3 some points did not converge, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+USAGE = """\
+usage: python -m nesb_hpc [INPUT.toml | --default-input] [--dry-run [--ranks N]] [PETSc options]
+       python -m nesb_hpc --help | --version
+
+Steady-state heat currents of the non-equilibrium spin-boson model with non-commuting couplings,
+by the distributed extended HEOM (PETSc/SLEPc). Run under MPI, e.g.
+    mpirun -n 64 python -m nesb_hpc input.toml -nesb_ksp_monitor
+
+arguments:
+  INPUT.toml          the input file (TOML; keys below)
+  --default-input     use the built-in demo input (nesb_hpc/data/default.toml)
+  --dry-run           print ADOs, unknowns, nonzeros and memory per rank, then stop (no solve)
+  --ranks N           ranks to size for with --dry-run (default: the ranks it runs on)
+  --version           print the version
+  PETSc options       anything else goes to PETSc; the steady-state solver's prefix is nesb_,
+                      e.g. -nesb_ksp_type bcgs -nesb_pc_type asm -nesb_ksp_monitor_true_residual
+                      (the command line wins over [solver.petsc_options], which wins over defaults)
+
+exit codes: 0 success, 2 bad input, 3 a point did not converge (recorded in the output), 1 error
+"""
+
+
+def launcher_rank() -> int:
+    """This process's rank from the MPI launcher's environment (before MPI is initialised)."""
+    for var in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID", "MPI_LOCALRANKID"):
+        if var in os.environ:
+            try:
+                return int(os.environ[var])
+            except ValueError:
+                pass
+    return 0
+
+
+def launcher_size() -> int:
+    for var in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"):
+        if var in os.environ:
+            try:
+                return int(os.environ[var])
+            except ValueError:
+                pass
+    return 1
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_command_line(argv: list[str]) -> dict:
+    """Split argv into our flags, the input path and PETSc's options (pure; no MPI)."""
+    out = {"input": None, "default_input": False, "dry_run": False, "ranks": None, "help": False,
+           "version": False, "petsc": []}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            out["help"] = True
+        elif arg == "--version":
+            out["version"] = True
+        elif arg == "--default-input":
+            out["default_input"] = True
+        elif arg == "--dry-run":
+            out["dry_run"] = True
+        elif arg == "--ranks":
+            if i + 1 >= len(argv) or not argv[i + 1].isdigit() or int(argv[i + 1]) < 1:
+                raise UsageError("--ranks needs a positive integer")
+            out["ranks"] = int(argv[i + 1])
+            i += 1
+        elif arg.startswith("--"):
+            raise UsageError(f"unknown option {arg} (PETSc options take one dash, e.g. -nesb_ksp_monitor)")
+        elif not arg.startswith("-") and out["input"] is None and not out["petsc"]:
+            out["input"] = arg
+        else:
+            out["petsc"].append(arg)
+        i += 1
+    if not (out["help"] or out["version"]):
+        if out["input"] is None and not out["default_input"]:
+            raise UsageError("no input: give INPUT.toml or --default-input (see --help)")
+        if out["input"] is not None and out["default_input"]:
+            raise UsageError("give either INPUT.toml or --default-input, not both")
+    return out
+
+
+def _say(text: str, stream=sys.stdout) -> None:
+    if launcher_rank() == 0:
+        print(text, file=stream, flush=True)
+
+
+def _setup_logging(rank: int) -> None:
+    logger = logging.getLogger("nesb_hpc")
+    logger.handlers.clear()
+    logger.propagate = False
+    if rank == 0:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s nesb_hpc %(levelname)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    else:
+        logger.addHandler(logging.NullHandler())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from . import __version__
+    from .config import InputError, default_config_path, key_reference, load_config
+
+    try:
+        args = parse_command_line(argv)
+    except UsageError as exc:
+        _say(f"usage error: {exc}", sys.stderr)
+        return 2
+    if args["help"]:
+        _say(USAGE + "\ninput keys:\n" + key_reference())
+        return 0
+    if args["version"]:
+        _say(f"nesb_hpc {__version__}")
+        return 0
+    path = default_config_path() if args["default_input"] else args["input"]
+    try:
+        cfg = load_config(path)
+        with open(path, encoding="utf-8") as fh:
+            input_text = fh.read()
+    except InputError as exc:
+        _say(str(exc), sys.stderr)
+        return 2
+
+    if args["dry_run"]:
+        from .driver import dry_run_report
+
+        _say(f"dry run of {path}\n" + dry_run_report(cfg, args["ranks"] or launcher_size()))
+        return 0
+
+    from . import petsc_env
+
+    petsc_env.init(args["petsc"])
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    _setup_logging(comm.rank)
+    try:
+        from .driver import run
+
+        logging.getLogger("nesb_hpc").info("nesb_hpc %s on %d ranks, input %s", __version__, comm.size, path)
+        code = run(comm, cfg, input_text)
+    except BaseException as exc:  # noqa: BLE001 - any failure on any rank ends every rank
+        import traceback
+
+        if isinstance(exc, SystemExit) and not exc.code:
+            raise
+        sys.stderr.write(f"[rank {comm.rank}] nesb_hpc failed: {exc!r}\n")
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+        comm.Abort(1)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
