@@ -3,7 +3,7 @@
 rank=${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}
 py=${PYTHON:-.venv/bin/python}
 if [ "$rank" = "0" ]; then
-  exec "$py" -m pytest -p no:cacheprovider "$@"
+  exec "$py" -m pytest -p no:cacheprovider --color=no "$@"
 else
-  exec "$py" -m pytest -p no:cacheprovider "$@" > /dev/null 2>&1
+  exec "$py" -m pytest -p no:cacheprovider --color=no "$@" > /dev/null 2>&1
 fi
