@@ -62,7 +62,7 @@ def test_defaults_are_the_documented_values():
     assert cfg.hierarchy == HierarchyConfig(depth=4, truncation="total", rescale=True)
     s = cfg.solver
     assert (s.method, s.rtol, s.max_it, s.matrix_type, s.slepc_target, s.petsc_options) == (
-        "auto", 1e-12, 2000, "baij", 1e-10, ())
+        "auto", 1e-12, 2000, "aij", 1e-10, ())
     assert cfg.study == StudyConfig(kind="point", params=())
     assert cfg.output == OutputConfig(path="nesb_results.h5", overwrite=False)
 
@@ -244,7 +244,7 @@ ERRORS = {
     "rtol range": ({"solver": {"rtol": 1.0}}, "[solver] rtol = 1.0", "a number in (0, 1)"),
     "max_it": ({"solver": {"max_it": 0}}, "[solver] max_it = 0", "an integer >= 1"),
     "matrix type": ({"solver": {"matrix_type": "dense"}}, '[solver] matrix_type = "dense"',
-                    '"baij", "aij"'),
+                    '"aij", "baij"'),
     "slepc target": ({"solver": {"slepc_target": 0.0}}, "[solver] slepc_target = 0.0", "a number > 0"),
     "spectral density": ({"bath": {"spectral_density": "ohmic"}}, '[bath] spectral_density = "ohmic"',
                          '"rational", "drude_lorentz", "underdamped", "exponents"'),
