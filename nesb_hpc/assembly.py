@@ -18,20 +18,22 @@ import numpy as np
 from petsc4py import PETSc
 
 from .hierarchy import TierOrderedHierarchy
-from .liouvillian import BlockRows
+from .liouvillian import BlockRows, HierarchyModes
+from .pauli import PauliBlocks
+from .sizing import nonzeros_per_tier
 
 BS = 4
 
 
-def ado_ownership(hier: TierOrderedHierarchy, n_ranks: int, n_modes_up: int) -> np.ndarray:
-    """ADO ranges per rank, balanced in expected nonzero blocks (tier-dependent row length).
+def ado_ownership(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks, n_ranks: int) -> np.ndarray:
+    """Contiguous ADO ranges per rank with equal numbers of stored nonzeros (within one ADO).
 
-    A tier-t ADO has 1 diagonal block, n_modes_up blocks to tier t+1 (none at t = L) and about
-    one block per occupied mode to tier t-1 and within the tier.
+    The nonzeros of a row depend on its tier (top-tier ADOs couple to no tier above); the exact
+    per-tier average (sizing.nonzeros_per_tier) weights the partition. Returns bounds b, rank p
+    owns ADOs [b[p], b[p+1]).
     """
-    weight = 1.0 + 2.0 * hier.expected_nonzero_modes()
-    weight[:-1] += n_modes_up
-    return hier.partition(n_ranks, weight)
+    _, aij = nonzeros_per_tier(hier, modes, pauli)
+    return hier.partition(n_ranks, aij / np.diff(hier.tier_offsets))
 
 
 def block_rows_to_csr(rows: BlockRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

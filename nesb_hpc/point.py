@@ -86,8 +86,7 @@ def solve_point(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarr
     modes = HierarchyModes.from_baths(baths, rescale=hierarchy.rescale)
     hier = TierOrderedHierarchy(modes.size, hierarchy.depth)
     pauli = PauliBlocks.build(delta, coupling_vectors)
-    n_up = int(np.count_nonzero(modes.a))
-    bounds = ado_ownership(hier, comm.size, n_up)
+    bounds = ado_ownership(hier, modes, pauli, comm.size)
     lo, hi = int(bounds[comm.rank]), int(bounds[comm.rank + 1])
     method = choose_method(settings.method, BS * hier.size)
 

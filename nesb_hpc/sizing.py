@@ -53,28 +53,35 @@ class Sizing:
         ])
 
 
-def count_nonzeros(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks) -> tuple[int, int, int]:
-    """(blocks, AIJ nonzeros, BAIJ nonzeros) of the whole Liouvillian, exactly, without building it."""
+def nonzeros_per_tier(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks) -> tuple[np.ndarray, np.ndarray]:
+    """(blocks[t], AIJ nonzeros[t]) summed over the ADOs of each tier t, exactly, without building."""
     K, L = hier.n_modes, hier.depth
     nb = pauli.Lc.shape[0]
     nnz_lc = [int(np.count_nonzero(pauli.Lc[b])) for b in range(nb)]
     nnz_a = [int(np.count_nonzero(pauli.A[b])) for b in range(nb)]
     off = modes.eta - np.diag(np.diag(modes.eta))
-    eta_pairs_from = np.count_nonzero(off, axis=1)  # moves leaving mode j
+    eta_moves = int(np.count_nonzero(off))  # (j -> j') moves, each needs n_j > 0
     up = [j for j in range(K) if modes.a[j] != 0]
     down = [j for j in range(K) if modes.phi0[j] != 0]
     up_nnz = sum(nnz_lc[modes.bath[j]] for j in up)
     down_nnz = sum(nnz_a[modes.bath[j]] if modes.is_imag[j] else nnz_lc[modes.bath[j]] for j in down)
-    diag_pattern = (pauli.LH != 0) | np.eye(4, dtype=bool)
-    blocks = aij = 0
+    diag_nnz = int(((pauli.LH != 0) | np.eye(4, dtype=bool)).sum())
+    blocks = np.zeros(L + 1, dtype=np.int64)
+    aij = np.zeros(L + 1, dtype=np.int64)
     for t in range(L + 1):
         count = comb(t + K - 1, K - 1)
-        occupied = count - comb(t + K - 2, K - 2) if (t > 0 and K > 1) else (count if t > 0 else 0)
-        n_up = len(up) if t < L else 0
-        blocks += count * (1 + n_up) + occupied * (len(down) + int(eta_pairs_from.sum()))
-        aij += count * (int(diag_pattern.sum()) + (up_nnz if t < L else 0))
-        aij += occupied * (down_nnz + 4 * int(eta_pairs_from.sum()))
-    return blocks, aij, 16 * blocks
+        # ADOs of tier t with n_j > 0 for one given mode j (the same for every j)
+        occupied = 0 if t == 0 else (count - comb(t + K - 2, K - 2) if K > 1 else count)
+        top = t == L
+        blocks[t] = count * (1 + (0 if top else len(up))) + occupied * (len(down) + eta_moves)
+        aij[t] = count * (diag_nnz + (0 if top else up_nnz)) + occupied * (down_nnz + 4 * eta_moves)
+    return blocks, aij
+
+
+def count_nonzeros(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks) -> tuple[int, int, int]:
+    """(blocks, AIJ nonzeros, BAIJ nonzeros) of the whole Liouvillian, exactly, without building it."""
+    blocks, aij = nonzeros_per_tier(hier, modes, pauli)
+    return int(blocks.sum()), int(aij.sum()), 16 * int(blocks.sum())
 
 
 def estimate(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks, ranks: int,

@@ -64,7 +64,7 @@ def test_assembly_is_exactly_preallocated_and_sized(matrix_type):
     modes = HierarchyModes.from_baths(baths)
     hier = TierOrderedHierarchy(modes.size, 3)
     pauli = PauliBlocks.build(0.1, np.array([bloch_vector(np.pi / 2), bloch_vector(0.4, 0.3)]))
-    bounds = ado_ownership(hier, COMM.size, int(np.count_nonzero(modes.a)))
+    bounds = ado_ownership(hier, modes, pauli, COMM.size)
     rows = build_block_rows(hier, modes, pauli, bounds[COMM.rank], bounds[COMM.rank + 1])
     A, info = assemble_matrix(PETSc.Comm(COMM), rows, hier.size, matrix_type)
     total = COMM.allreduce(info.nonzeros_local)
