@@ -220,10 +220,21 @@ def exact_decomposition(J: RationalPoles, T: float, bose_kind: str = "pade", n_b
         nu = xi * T
         c = 1j * complex(J(1j * nu)) * 2.0 * e * T
         real_terms.append((complex(nu), np.array([c])))
-    real = _merge_equal_rates(real_terms)
-    imag = _merge_equal_rates(imag_terms)
+    real = _chop(_real_family(_merge_equal_rates(real_terms), "C^R"))
+    imag = _chop(_real_family(_merge_equal_rates(imag_terms), "C^I"))
     desc = f"exact residues, {bose_kind} n_bose={n_bose}, T={T:g}"
-    return BathDecomposition(_real_family(real, "C^R"), _real_family(imag, "C^I"), desc)
+    return BathDecomposition(real, imag, desc)
+
+
+def _chop(family: BasisFamily, rel: float = 1e-13) -> BasisFamily:
+    """Set coefficients that are rounding noise of an exact zero (e.g. a^I_0, as C^I(0) = 0) to 0.
+
+    The residues are computed to ~1e-15 relative; a coefficient below 1e-13 of the family's
+    largest is zero, and an exact zero removes its up-couplings from the hierarchy.
+    """
+    a = family.a.copy()
+    a[np.abs(a) < rel * np.max(np.abs(a), initial=0.0)] = 0.0
+    return BasisFamily(a, family.eta, family.phi0, family.labels)
 
 
 def _merge_equal_rates(terms: list[_Term]) -> list[_Term]:
