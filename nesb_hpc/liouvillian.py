@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import block_diag
 
 from .bath.decomposition import BathDecomposition
 from .hierarchy import TierOrderedHierarchy
@@ -56,13 +57,7 @@ class HierarchyModes:
                 phi0.append(family.phi0)
                 blocks.append(family.eta)
                 scale.append(_mode_scales(family.a, family.phi0) if rescale else np.ones(family.size))
-        K = sum(blk.shape[0] for blk in blocks)
-        eta = np.zeros((K, K))
-        pos = 0
-        for blk in blocks:
-            n = blk.shape[0]
-            eta[pos : pos + n, pos : pos + n] = blk
-            pos += n
+        eta = block_diag(*blocks)
         return cls(
             np.array(bath, dtype=np.int64), np.array(imag, dtype=bool), np.concatenate(a),
             np.concatenate(phi0), eta, np.concatenate(scale),

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from math import factorial
 
 import numpy as np
-from scipy.linalg import expm
+from scipy.linalg import block_diag, expm
 
 from .bose import BoseExpansion, bose_expansion
 from .spectral import RationalPoles
@@ -183,13 +183,7 @@ def _real_family(terms: list[_Term], what: str, imag_tol: float = 1e-10) -> Basi
             f = 2.0 * factorial(k) / gamma**k
             a.extend([f * b[k].real, f * b[k].imag])
             labels.extend([f"(g t)^{k}/{k}! e^(-g t) cos(W t)", f"(g t)^{k}/{k}! e^(-g t) sin(W t)"])
-    size = sum(blk.shape[0] for blk in blocks)
-    eta = np.zeros((size, size))
-    pos = 0
-    for blk in blocks:
-        n = blk.shape[0]
-        eta[pos : pos + n, pos : pos + n] = blk
-        pos += n
+    eta = block_diag(*blocks) if blocks else np.zeros((0, 0))
     return BasisFamily(np.array(a, dtype=float), eta, np.array(phi0, dtype=float), tuple(labels))
 
 
