@@ -62,10 +62,12 @@ DECOMPOSITIONS = ("pade", "matsubara")
 TRUNCATIONS = ("total",)
 SOLVER_METHODS = ("direct", "iterative", "slepc", "auto")
 MATRIX_TYPES = ("aij", "baij")
-STUDY_KINDS = ("point",)
+STUDY_KINDS = ("point", "sweep", "optimize_theta", "rectification", "convergence")
 # Extension point for new study kinds: kind -> {parameter key: parser(value, key) -> value}.
-# Parsers raise InputError, return hashable values and must accept their own output.
-STUDY_PARAMS: dict[str, dict[str, Callable[[Any, str], Any]]] = {"point": {}}
+# Parsers raise InputError, return hashable values and must accept their own output. Filled in
+# the [study] section below (each key is documented once, in _STUDY_KEYS); defaults of keys not
+# given come from StudyConfig.get.
+STUDY_PARAMS: dict[str, dict[str, Callable[[Any, str], Any]]] = {}
 
 
 class InputError(ValueError):
@@ -759,6 +761,284 @@ class SolverConfig(_Base):
         return out
 
 
+# ----------------------------------------------------------------------------- [study]
+# A study is a set of parameter points. Every kind but "point" takes swept [model] keys (lists or
+# ranges, combined as a grid or zipped); each kind adds its own keys. Keys are registered once in
+# _STUDY_KEYS (parser, default, doc, kinds); STUDY_PARAMS is derived from it.
+
+SWEEP_KEYS = ("alpha", "alpha1", "alpha2", "delta", "theta", "T1", "T2", "theta1", "phi1", "phi2")
+ANALYTIC_THEORIES = ("redfield", "ne-ptre")
+COMBINE_MODES = ("grid", "zip")
+SPACINGS = ("linear", "log")
+INCOMPATIBLE_CHOICES = ("refuse", "new_file")
+# Keys that say how a study is run, not what it computes: they may change between a run and its
+# resumption (they are left out of the keys that match stored points to the input).
+STUDY_LAYOUT_KEYS = ("ranks_per_point", "memory_per_rank", "axis", "if_incompatible",
+                     "time_limit")
+
+
+def _model_parser(name: str) -> Callable:
+    """The [model] parser behind a swept key (alpha -> alpha1's)."""
+    return _parser(ModelConfig, ModelConfig._SHORTHANDS.get(name, (name,))[0])
+
+
+@dataclass(frozen=True)
+class _SweptValues:
+    """A list of [model] values, or a range table -> tuple of floats valid for that model key."""
+
+    model_key: str
+    type_name: ClassVar[str] = "list|range"
+
+    @property
+    def entry_allowed(self) -> str:
+        return _model_parser(self.model_key).allowed
+
+    @property
+    def allowed(self) -> str:
+        return (f"a non-empty list of values or a range table {{start = ..., stop = ..., num = N, "
+                f'spacing = "linear" or "log"}}, each value {self.entry_allowed}')
+
+    def _range(self, table: Mapping, key: str) -> tuple[float, ...]:
+        known = ("start", "stop", "num", "spacing")
+        for name in table:
+            if name not in known:
+                raise InputError(
+                    f'input error: [{key.rpartition(".")[0]}] {key.rpartition(".")[2]} range has '
+                    f'unknown key "{name}": allowed keys are {", ".join(known)}'
+                    f"{_did_you_mean(str(name), known)}", key=f"{key}.{name}", value=table[name],
+                    allowed=", ".join(known))
+        for name in ("start", "stop", "num"):
+            if name not in table:
+                allowed = "a range table with start, stop and num (spacing optional)"
+                raise _error(key, dict(table), f'has no "{name}": allowed is {allowed}', allowed)
+        parse = _model_parser(self.model_key)
+        start = parse(table["start"], f"{key}.start")
+        stop = parse(table["stop"], f"{key}.stop")
+        num = _Integer(lo=1)(table["num"], f"{key}.num")
+        spacing = _Choice(SPACINGS)(table.get("spacing", "linear"), f"{key}.spacing")
+        if num == 1:
+            return (start,)
+        if spacing == "log":
+            if not (start > 0 and stop > 0):
+                allowed = "start > 0 and stop > 0 with spacing = \"log\""
+                raise _error(key, dict(table), f"cannot be log-spaced: allowed is {allowed}",
+                             allowed)
+            values = [start * (stop / start) ** (i / (num - 1)) for i in range(num)]
+        else:
+            values = [start + (stop - start) * i / (num - 1) for i in range(num)]
+        values[0], values[-1] = start, stop  # the ends exactly as written
+        return tuple(parse(v, key) for v in values)
+
+    def __call__(self, value, key):
+        if isinstance(value, Mapping):
+            return self._range(value, key)
+        if not isinstance(value, (list, tuple)) or not value:
+            raise _error(key, value, f"must be {self.allowed}", self.allowed)
+        parse = _model_parser(self.model_key)
+        out = []
+        for i, entry in enumerate(value, start=1):
+            try:
+                out.append(parse(entry, key))
+            except InputError:
+                allowed = f"entries {self.entry_allowed}"
+                raise _error(key, value, f"has an invalid entry {i} = {_fmt(entry)}: allowed are "
+                             f"{allowed}", allowed) from None
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class _AutoOr:
+    """The string "auto" or a value of the inner parser."""
+
+    inner: Callable
+
+    @property
+    def type_name(self) -> str:
+        return f'"auto"|{self.inner.type_name}'
+
+    @property
+    def allowed(self) -> str:
+        return f'"auto" or {self.inner.allowed}'
+
+    def __call__(self, value, key):
+        if value == "auto":
+            return "auto"
+        if isinstance(value, str):
+            raise _error(key, value, f"is not allowed: allowed is {self.allowed}", self.allowed)
+        try:
+            return self.inner(value, key)
+        except InputError:
+            raise _error(key, value, f"must be {self.allowed}", self.allowed) from None
+
+
+@dataclass(frozen=True)
+class _NameList:
+    """A list of distinct names from a fixed set -> tuple (in the order given)."""
+
+    options: tuple[str, ...]
+    type_name: ClassVar[str] = "list"
+
+    @property
+    def allowed(self) -> str:
+        return f"a list of distinct names from {_names(self.options)}"
+
+    def __call__(self, value, key):
+        if not isinstance(value, (list, tuple)):
+            raise _error(key, value, f"must be {self.allowed}", self.allowed)
+        for entry in value:
+            if entry not in self.options:
+                raise _error(key, value, f"has an unknown name {_fmt(entry)}: allowed is "
+                             f"{self.allowed}", self.allowed)
+        if len(set(value)) != len(value):
+            raise _error(key, value, f"repeats a name: allowed is {self.allowed}", self.allowed)
+        return tuple(value)
+
+
+@dataclass(frozen=True)
+class _Ladder:
+    """A list of integers >= lo, strictly increasing, at least two -> tuple."""
+
+    lo: int = 1
+    type_name: ClassVar[str] = "list"
+
+    @property
+    def allowed(self) -> str:
+        return f"a strictly increasing list of at least two integers >= {self.lo}"
+
+    def __call__(self, value, key):
+        if (not isinstance(value, (list, tuple)) or len(value) < 2
+                or any(isinstance(v, bool) or not isinstance(v, int) or v < self.lo for v in value)):
+            raise _error(key, value, f"must be {self.allowed}", self.allowed)
+        if any(b <= a for a, b in zip(value, value[1:])):
+            raise _error(key, value, f"is not increasing: allowed is {self.allowed}", self.allowed)
+        return tuple(int(v) for v in value)
+
+
+@dataclass(frozen=True)
+class _IntOrList:
+    """An integer >= lo, or a non-empty list of them -> int or tuple."""
+
+    lo: int = 0
+    type_name: ClassVar[str] = "int|list"
+
+    @property
+    def allowed(self) -> str:
+        return f"an integer >= {self.lo} or a list of them"
+
+    def __call__(self, value, key):
+        def ok(v):
+            return not isinstance(v, bool) and isinstance(v, int) and v >= self.lo
+
+        if ok(value):
+            return int(value)
+        if isinstance(value, (list, tuple)) and value and all(ok(v) for v in value):
+            return tuple(int(v) for v in value)
+        raise _error(key, value, f"must be {self.allowed}", self.allowed)
+
+
+@dataclass(frozen=True)
+class _AngleInterval:
+    """[lo, hi] angles in [0, pi] with lo < hi -> tuple of two floats."""
+
+    type_name: ClassVar[str] = "list"
+    allowed: ClassVar[str] = 'two angles [lo, hi] in [0, pi] with lo < hi (e.g. [0, "pi/2"])'
+
+    def __call__(self, value, key):
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise _error(key, value, f"must be {self.allowed}", self.allowed)
+        lo, hi = (_ANGLE_PI(v, key) for v in value)
+        if not lo < hi:
+            raise _error(key, value, f"is empty: allowed is {self.allowed}", self.allowed)
+        return (lo, hi)
+
+
+@dataclass(frozen=True)
+class _StudyKey:
+    """One [study] key: its parser, default, meaning and the kinds that take it."""
+
+    parse: Callable
+    default: Any
+    doc: str
+    kinds: tuple[str, ...]
+    units: str = ""
+    default_text: str = ""
+
+
+_MULTI = ("sweep", "optimize_theta", "rectification", "convergence")
+_SWEPT_DOC = (
+    f"Any of the [model] keys {', '.join(SWEEP_KEYS)} (not theta with \"optimize_theta\") "
+    "given here is swept: its values replace [model]'s, every other [model] key keeps its value. "
+    'A list (angles as numbers or strings such as "pi/4"), or a range table {start, stop, num, '
+    'spacing = "linear" or "log"}. Points are numbered in that key order, the first swept key '
+    'varying slowest. Example: alpha = {start = 1e-3, stop = 1, num = 7, spacing = "log"}. '
+    'Kinds: "sweep", "optimize_theta", "rectification", "convergence".')
+_SWEPT_ALLOWED = ('a non-empty list of values or a range table {start = ..., stop = ..., num = N, '
+                  'spacing = "linear" or "log"}, each value allowed for the [model] key')
+_STUDY_KEYS: dict[str, _StudyKey] = {
+    **{name: _StudyKey(
+        _SweptValues(name), None, _SWEPT_DOC,
+        tuple(k for k in _MULTI if not (k == "optimize_theta" and name == "theta")),
+        default_text="not swept") for name in SWEEP_KEYS},
+    "combine": _StudyKey(
+        _Choice(COMBINE_MODES), "grid", 'How several swept keys combine: "grid" every combination, '
+        '"zip" the i-th values together (lists of equal length).', _MULTI),
+    "axis": _StudyKey(
+        _Choice(SWEEP_KEYS), None, "The swept key on the horizontal axis of `nesb_hpc plot` (the "
+        "others label the curves); default the swept key with most values.", _MULTI,
+        default_text="most values"),
+    "ranks_per_point": _StudyKey(
+        _AutoOr(_Integer(lo=1)), "auto", "MPI ranks that solve one point together: the world is "
+        "split into groups of this size that take points as they come; \"auto\" picks the "
+        "smallest size whose dry-run memory estimate fits memory_per_rank. Never more groups than "
+        "unfinished points are formed (larger groups instead).", _MULTI),
+    "memory_per_rank": _StudyKey(
+        _AutoOr(_Number(lo=0.0, lo_open=True)), "auto", "Memory one rank may use, for "
+        "ranks_per_point = \"auto\" and the convergence ladder's limit; \"auto\" reads "
+        "SLURM_MEM_PER_CPU, SLURM_MEM_PER_NODE or the node's available memory divided among its "
+        "ranks.", _MULTI, units="MiB"),
+    "analytic": _StudyKey(
+        _NameList(ANALYTIC_THEORIES), (), 'Analytic currents evaluated beside every HEOM solve and '
+        'stored as I_redfield and I_ptre: "redfield" (Bloch-Redfield, any couplings, not for '
+        'spectral_density = "exponents"), "ne-ptre" (NE-PTRE, only at theta = 0 with V1 = sx); '
+        "NaN where a theory does not apply.", ("point", *_MULTI), default_text="[]"),
+    "if_incompatible": _StudyKey(
+        _Choice(INCOMPATIBLE_CHOICES), "refuse", "If [output] path holds results of a different "
+        'input: "refuse" stops with a message naming the difference; "new_file" writes to the '
+        "first of PATH-2.h5, PATH-3.h5, ... that is absent or holds this input (and resumes "
+        "it). A file of the same input is always resumed.", ("point", *_MULTI)),
+    "theta_bounds": _StudyKey(
+        _AngleInterval(), (0.0, math.pi / 2), "Interval in which optimize_theta searches for the "
+        "theta that maximises the heat current.", ("optimize_theta",), units="rad",
+        default_text='[0, "pi/2"]'),
+    "xtol": _StudyKey(
+        _Number(lo=0.0, lo_open=True, hi=0.5), 0.01, "Tolerance of theta_opt: the bounded search "
+        "(grid scan, then Brent's method on the bracket of the best grid point) stops when theta_opt "
+        "is known to about this; an optimum at a bound is reported exactly at the bound.",
+        ("optimize_theta",), units="rad"),
+    "n_grid": _StudyKey(
+        _Integer(lo=3), 5, "Equally spaced thetas (both bounds included) scanned before the "
+        "refinement; more guard against several local maxima.", ("optimize_theta",)),
+    "depths": _StudyKey(
+        _Ladder(lo=1), None, "Hierarchy depths of the convergence ladder, one rung each (replaces "
+        "[hierarchy] depth).", ("convergence",), default_text="required for convergence"),
+    "n_bose": _StudyKey(
+        _IntOrList(lo=0), None, "Pade/Matsubara terms per bath of each rung: one integer for all "
+        "rungs or a list as long as depths (replaces [bath] n_bose).", ("convergence",),
+        default_text="[bath] n_bose"),
+    "tolerance": _StudyKey(
+        _Number(lo=0.0, lo_open=True, hi=1.0, hi_open=True), 1e-3, "The ladder stops at the first "
+        "rung whose current differs from the previous rung's by less than this (relative); that "
+        "difference is the reported error estimate.", ("convergence",), units="dimensionless"),
+    "time_limit": _StudyKey(
+        _Number(lo=0.0), 0.0, "Seconds one point's ladder may take (0: no limit): the next rung is "
+        "not started if the time spent plus its predicted time exceeds it. A point stopped by this "
+        "or by memory_per_rank is continued when the study is re-run.", ("convergence",),
+        units="s"),
+}
+STUDY_PARAMS.update({kind: {name: k.parse for name, k in _STUDY_KEYS.items() if kind in k.kinds}
+                     for kind in STUDY_KINDS})
+
+
 @dataclass(frozen=True)
 class _StudyParams:
     """The non-``kind`` keys of [study] -> sorted tuple of (name, value) pairs."""
@@ -777,16 +1057,23 @@ class _StudyParams:
 
 @dataclass(frozen=True)
 class StudyConfig(_Base):
-    """[study] What to compute."""
+    """[study] What to compute: one point, or a study of many points (sweep, theta optimisation,
+    rectification, convergence ladder)."""
 
-    # New kinds extend STUDY_KINDS and STUDY_PARAMS (their parameter keys and parsers).
+    # New kinds extend STUDY_KINDS and register their keys in _STUDY_KEYS (-> STUDY_PARAMS).
     _TABLE: ClassVar[str] = "study"
 
-    kind: str = _key("point", '"point": steady state and heat currents at one parameter point.',
-                     _Choice(STUDY_KINDS))
+    kind: str = _key(
+        "point", '"point": the steady state at [model]; "sweep": every point of the swept [model] '
+        'keys; "optimize_theta": at every point, the theta in theta_bounds that maximises the heat '
+        'current (every evaluation kept); "rectification": every point with T1, T2 and with them '
+        'exchanged, and the ratio R = |I(T1, T2)| / |I(T2, T1)|; "convergence": every point on a '
+        "ladder of depths (and n_bose) until the current changes by less than tolerance.",
+        _Choice(STUDY_KINDS))
     params: tuple[tuple[str, Any], ...] = _key(
         (), "The other keys of [study]: parameters of the chosen kind (stored as params, sorted "
-        '(name, value) pairs); "point" takes none.', _StudyParams(), default_text="none")
+        '(name, value) pairs); "point" takes only analytic and if_incompatible.', _StudyParams(),
+        default_text="none")
 
     @classmethod
     def _from_mapping(cls, data, table):
@@ -804,12 +1091,65 @@ class StudyConfig(_Base):
         out = []
         for name, value in values["params"]:
             if name not in parsers:
+                hint = _did_you_mean(str(name), keys)
+                if not hint and name in _STUDY_KEYS:
+                    kinds = ", ".join(f'"{k}"' for k in _STUDY_KEYS[name].kinds)
+                    hint = f" ({name} belongs to kind = {kinds})"
                 raise InputError(
                     f'input error: [{table}] unknown key "{name}": allowed keys for kind = '
-                    f'"{kind}" are {", ".join(keys)}{_did_you_mean(str(name), keys)}',
+                    f'"{kind}" are {", ".join(keys)}{hint}',
                     key=f"{table}.{name}", value=value, allowed=", ".join(keys))
             out.append((name, parsers[name](value, f"{table}.{name}")))
+        params = dict(out)
         values["params"] = tuple(sorted(out))
+        cls._check_combination(kind, params, table)
+
+    @staticmethod
+    def _check_combination(kind: str, params: dict, table: str) -> None:
+        swept = {k: params[k] for k in SWEEP_KEYS if k in params}
+        for target in ("alpha1", "alpha2"):
+            if "alpha" in swept and target in swept:
+                allowed = "either alpha (sets alpha1 and alpha2) or alpha1, alpha2"
+                raise InputError(
+                    f"input error: [{table}] alpha = {_fmt(swept['alpha'])} cannot be combined with "
+                    f"{target} = {_fmt(swept[target])}: allowed is {allowed}",
+                    key=f"{table}.alpha", value=swept["alpha"], allowed=allowed)
+        if kind == "sweep" and not swept:
+            allowed = f"one or more of {', '.join(SWEEP_KEYS)} as a list or range"
+            raise InputError(f'input error: [{table}] kind = "sweep" has no swept key: allowed is '
+                             f"{allowed}", key=f"{table}.kind", value=kind, allowed=allowed)
+        if params.get("combine") == "zip":
+            lengths = {k: len(v) for k, v in swept.items()}
+            if len(set(lengths.values())) > 1:
+                allowed = 'swept keys of equal length with combine = "zip"'
+                given = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+                raise InputError(f'input error: [{table}] combine = "zip" needs lists of equal '
+                                 f"length, but {given} values: allowed is {allowed}",
+                                 key=f"{table}.combine", value="zip", allowed=allowed)
+        axis = params.get("axis")
+        if axis is not None and axis not in swept:
+            allowed = f"a swept key ({', '.join(swept) or 'none is swept'})"
+            raise _error(f"{table}.axis", axis, f"is not swept: allowed is {allowed}", allowed)
+        if kind == "convergence":
+            if "depths" not in params:
+                allowed = "a ladder such as depths = [2, 3, 4, 5]"
+                raise InputError(f'input error: [{table}] kind = "convergence" needs the key '
+                                 f'"depths": allowed is {allowed}', key=f"{table}.depths",
+                                 value=None, allowed=allowed)
+            n_bose = params.get("n_bose")
+            if isinstance(n_bose, tuple) and len(n_bose) != len(params["depths"]):
+                allowed = f"one integer, or a list of {len(params['depths'])} (one per depth)"
+                raise _error(f"{table}.n_bose", n_bose, f"has {len(n_bose)} entries but depths has "
+                             f"{len(params['depths'])}: allowed is {allowed}", allowed)
+
+    def get(self, name: str) -> Any:
+        """A [study] key's value, or its default if not given (KeyError for unknown names)."""
+        return dict(self.params).get(name, _STUDY_KEYS[name].default)
+
+    def swept(self) -> dict[str, tuple[float, ...]]:
+        """The swept [model] keys and their values, in SWEEP_KEYS order (the first varies slowest)."""
+        params = dict(self.params)
+        return {k: params[k] for k in SWEEP_KEYS if k in params}
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, **{k: _to_toml(v) for k, v in self.params}}
@@ -970,6 +1310,15 @@ def _table_reference(cls, title: str) -> list[str]:
             wrap = textwrap.TextWrapper(width=96, initial_indent=" " * 6, subsequent_indent=" " * 6)
             out += ["  (other keys)", wrap.fill(meta["doc"]),
                     wrap.fill(f"Allowed: {parse.allowed}.")]
+            out.append(_entry("alpha, delta, ... (swept)", "list|range", "", "not swept",
+                              _SWEPT_DOC, _SWEPT_ALLOWED))
+            for name, k in _STUDY_KEYS.items():
+                if name in SWEEP_KEYS:
+                    continue
+                default = k.default_text or _fmt(_to_toml(k.default))
+                kinds = ", ".join(f'"{kind}"' for kind in k.kinds)
+                out.append(_entry(name, k.parse.type_name, k.units, default,
+                                  f"{k.doc} Kinds: {kinds}.", k.parse.allowed))
         else:
             out.append(_entry(f.name, meta["type"], meta["units"], _default_text(f), meta["doc"],
                               meta["allowed"]))
