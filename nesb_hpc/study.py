@@ -1,0 +1,460 @@
+"""Studies: the points of a [study], what each point computes, and its one-line summary.
+
+Pure: no MPI, no PETSc, no files. A study is a list of tasks (one per parameter point); a task is
+run by ``Study.run_task(task, evaluate, ctx)``, where ``evaluate(request) -> row`` solves one HEOM
+steady state (a results row, io.RESULT_DTYPE) and ``ctx`` answers questions about cost. The driver
+provides both (on whatever communicator); the same task code runs on every rank of a group and
+takes the same decisions there, because every rank sees the same rows.
+
+Kinds (config.STUDY_KINDS):
+  point           [model] as given: one evaluation
+  sweep           every point of the swept [model] keys (grid or zipped): one evaluation each
+  optimize_theta  per point, theta_opt = argmax of the heat current over theta_bounds
+                  (grid scan + bounded Brent on the best bracket; every evaluation kept)
+  rectification   per point, I(T1, T2) and I(T2, T1); R = |I(T1, T2)| / |I(T2, T1)|
+  convergence     per point, a ladder of (depth, n_bose) rungs until the relative change of the
+                  current falls below tolerance, or a memory/time limit is reached
+
+The heat current is I = I1, the energy per unit time leaving bath 1 (physics.md section 4).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from .config import STUDY_LAYOUT_KEYS, STUDY_PARAMS, SWEEP_KEYS, InputError, ModelConfig, RunConfig
+
+MODEL_COLUMNS = ("delta", "theta", "alpha1", "alpha2", "T1", "T2", "theta1", "phi1", "phi2")
+# Statuses of a point (summary "status"): a point is good if "ok" or "converged"; a point stopped
+# by a limit is continued when the study is re-run.
+GOOD_STATUSES = ("ok", "converged")
+RETRY_STATUSES = ("memory_limit", "time_limit")
+
+SUMMARY_BASE = [
+    ("point", "i8"), ("key", "S16"), ("status", "S16"), ("reason", "S64"), ("n_solves", "i4"),
+    ("time_s", "f8"), *[(name, "f8") for name in MODEL_COLUMNS],
+]
+
+
+class EvaluationFailed(Exception):
+    """An evaluation a task cannot do without did not converge (the task records it)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HEOM steady state to compute: a model at a hierarchy depth and Bose-expansion size."""
+
+    model: ModelConfig
+    depth: int
+    n_bose: int
+    role: str = "point"
+
+    def key(self) -> tuple:
+        """What identifies a solve (compared exactly: the values come from the same input)."""
+        return (int(self.depth), int(self.n_bose), *(float(getattr(self.model, n)) for n in MODEL_COLUMNS))
+
+
+def row_key(row) -> tuple:
+    """Request.key() of a stored results row."""
+    return (int(row["depth"]), int(row["n_bose"]), *(float(row[n]) for n in MODEL_COLUMNS))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One point of a study: its number, its model, its swept values and its identity key."""
+
+    index: int
+    model: ModelConfig
+    label: tuple[tuple[str, float], ...]  # the swept (key, value) pairs of this point
+    key: str                               # 16 hex digits: what the point computes
+
+
+class TaskContext(Protocol):
+    """What a task may ask the driver about cost (convergence ladders use it)."""
+
+    def cached(self, request: Request) -> bool:
+        """Whether the request's result is already stored (costs nothing)."""
+
+    def memory_per_rank(self, request: Request) -> float:
+        """Estimated bytes per rank of solving the request on this task's group."""
+
+    def memory_limit(self) -> float:
+        """Bytes one rank may use."""
+
+    def nonzeros(self, request: Request) -> int:
+        """Stored nonzeros of the request's matrix (a cost measure)."""
+
+
+# ----------------------------------------------------------------------------- points
+
+
+def _sweep_changes(cfg: RunConfig) -> list[dict[str, float]]:
+    swept = cfg.study.swept()
+    if not swept:
+        return [{}]
+    names = list(swept)
+    if cfg.study.get("combine") == "zip":
+        combos = zip(*swept.values())
+    else:
+        combos = itertools.product(*swept.values())
+    return [dict(zip(names, values)) for values in combos]
+
+
+def _task_key(kind: str, index: int, model: ModelConfig, spec: dict) -> str:
+    text = json.dumps({"kind": kind, "point": index, "model": model.to_dict(), "spec": spec},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def study_spec(cfg: RunConfig) -> dict:
+    """The [study] keys that define what a point computes (all but the layout keys and the swept
+    values, which enter through the point's model), defaults filled in."""
+    keys = [k for k in STUDY_PARAMS[cfg.study.kind] if k not in SWEEP_KEYS and k not in STUDY_LAYOUT_KEYS
+            and k != "combine"]
+    return {k: _jsonable(cfg.study.get(k)) for k in sorted(keys)}
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------- analytic
+
+
+def analytic_currents(model: ModelConfig, bath, theories: tuple[str, ...]) -> dict[str, float]:
+    """I_redfield and I_ptre at a point (NaN where not asked for or not applicable).
+
+    Redfield needs J (not spectral_density "exponents"); NE-PTRE holds only for theta = 0
+    (V2 = sz) with V1 = sx (theta1 = pi/2, phi1 = 0).
+    """
+    from .analytic import ne_ptre_current, redfield_current
+    from .bath import spectral_densities
+    from .pauli import bloch_vector
+
+    out = {"I_redfield": math.nan, "I_ptre": math.nan}
+    if not theories:
+        return out
+    J1, J2 = spectral_densities(model, bath)
+    if J1 is None or J2 is None:
+        return out
+    if "redfield" in theories:
+        try:
+            n1 = bloch_vector(model.theta1, model.phi1)
+            n2 = bloch_vector(model.theta, model.phi2)
+            out["I_redfield"] = float(redfield_current(model.delta, model.T1, model.T2, J1, J2, n1, n2).I1)
+        except ValueError:
+            pass
+    v1_is_sx = math.isclose(model.theta1, math.pi / 2, abs_tol=1e-12) and model.phi1 == 0.0
+    if "ne-ptre" in theories and model.theta == 0.0 and v1_is_sx:
+        try:
+            out["I_ptre"] = float(ne_ptre_current(model.delta, model.T1, model.T2, J1, J2).I)
+        except ValueError:  # e.g. a J2 that is not super-Ohmic
+            pass
+    return out
+
+
+# ----------------------------------------------------------------------------- optimiser
+
+
+@dataclass(frozen=True)
+class Maximum:
+    """Result of maximize_bounded: the best x and f(x) seen, where it lies, every evaluation."""
+
+    x: float
+    f: float
+    at_bound: str                               # "lower", "upper" or ""
+    evaluations: tuple[tuple[float, float], ...]  # (x, f) in evaluation order
+
+
+def maximize_bounded(f: Callable[[float], float], lo: float, hi: float, xtol: float,
+                     n_grid: int = 5) -> Maximum:
+    """Maximise f on [lo, hi] to about xtol, honest at the bounds.
+
+    1. Scan n_grid equally spaced points, both bounds included.
+    2. Refine with Brent's bounded method (scipy's "bounded" minimize_scalar, xatol = xtol) on the
+       bracket [x_{i-1}, x_{i+1}] of the best grid point x_i (clipped to [lo, hi]).
+    3. Report the best point ever evaluated. A maximum at a bound is reported exactly at the bound
+       (the bound itself was evaluated in step 1; Brent never evaluates the bracket's ends).
+    f is called at most once per distinct x; its exceptions propagate. Deterministic.
+    """
+    from scipy.optimize import minimize_scalar
+
+    if not lo < hi:
+        raise ValueError(f"empty interval [{lo}, {hi}]")
+    memo: dict[float, float] = {}
+    order: list[float] = []
+
+    def F(x: float) -> float:
+        x = float(x)
+        if x not in memo:
+            value = float(f(x))
+            if not math.isfinite(value):
+                raise EvaluationFailed(f"f({x:.6g}) = {value}")
+            memo[x] = value
+            order.append(x)
+        return memo[x]
+
+    grid = [lo + (hi - lo) * i / (n_grid - 1) for i in range(n_grid)]
+    grid[-1] = hi
+    values = [F(x) for x in grid]
+    i = int(np.argmax(values))
+    a, b = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]
+    minimize_scalar(lambda x: -F(x), bounds=(a, b), method="bounded", options={"xatol": xtol})
+    # best value; ties go to the smaller x (deterministic)
+    x_best = min(memo, key=lambda x: (-memo[x], x))
+    at_bound = "lower" if x_best == lo else "upper" if x_best == hi else ""
+    return Maximum(x_best, memo[x_best], at_bound, tuple((x, memo[x]) for x in order))
+
+
+# ----------------------------------------------------------------------------- studies
+
+
+def _summary_row(dtype: np.dtype, task: Task) -> np.ndarray:
+    row = np.zeros((), dtype=dtype)
+    for name in dtype.names:
+        if dtype.fields[name][0].kind == "f":
+            row[name] = np.nan
+    row["point"] = task.index
+    row["key"] = task.key
+    for name in MODEL_COLUMNS:
+        row[name] = getattr(task.model, name)
+    return row
+
+
+def _finish(row: np.ndarray, rows: list, status: str, reason: str) -> np.ndarray:
+    row["status"] = status
+    row["reason"] = reason[:64]
+    row["n_solves"] = len(rows)
+    row["time_s"] = float(sum(r["time_s"] for r in rows if np.isfinite(r["time_s"])))
+    return row[()]  # a numpy.void: fields read as scalars (bytes for strings)
+
+
+def _failure(row) -> str:
+    return f"{row['reason'].decode() if isinstance(row['reason'], bytes) else row['reason']}"
+
+
+def _ok(row) -> bool:
+    status = row["status"]
+    return (status.decode() if isinstance(status, bytes) else str(status)) == "ok"
+
+
+@dataclass
+class Study:
+    """The tasks of a study and how each is run (base: "point" and "sweep", one solve each)."""
+
+    cfg: RunConfig
+    tasks: list[Task]
+    kind: str = "sweep"
+    EXTRA_COLUMNS = [("I1", "f8"), ("I2", "f8"), ("residual", "f8"), ("I_redfield", "f8"),
+                     ("I_ptre", "f8")]
+
+    @property
+    def summary_dtype(self) -> np.dtype:
+        return np.dtype(SUMMARY_BASE + self.EXTRA_COLUMNS)
+
+    def request(self, model: ModelConfig, role: str, depth: int | None = None,
+                n_bose: int | None = None) -> Request:
+        return Request(model, self.cfg.hierarchy.depth if depth is None else depth,
+                       self.cfg.bath.n_bose if n_bose is None else n_bose, role)
+
+    def largest_requests(self, task: Task) -> list[Request]:
+        """The most expensive solves of a task (for sizing)."""
+        return [self.request(task.model, "point")]
+
+    def run_task(self, task: Task, evaluate: Callable[[Request], np.ndarray], ctx: TaskContext) -> np.ndarray:
+        row = evaluate(self.request(task.model, "point"))
+        out = _summary_row(self.summary_dtype, task)
+        for name in ("I1", "I2", "residual", "I_redfield", "I_ptre"):
+            out[name] = row[name]
+        ok = _ok(row)
+        return _finish(out, [row], "ok" if ok else "failed", "" if ok else _failure(row))
+
+    def describe(self, s) -> str:
+        return f"I = {s['I1']:.6e}  residual {s['residual']:.1e}"
+
+
+class OptimizeTheta(Study):
+    EXTRA_COLUMNS = [("theta_opt", "f8"), ("I_opt", "f8"), ("xtol", "f8"), ("at_bound", "S8"),
+                     ("n_evals", "i4")]
+
+    def run_task(self, task, evaluate, ctx):
+        lo, hi = self.cfg.study.get("theta_bounds")
+        xtol, n_grid = self.cfg.study.get("xtol"), self.cfg.study.get("n_grid")
+        sign = 1.0 if task.model.T1 > task.model.T2 else -1.0  # maximise the current's magnitude
+        rows = []
+
+        def current(theta: float) -> float:
+            role = "scan" if len(rows) < n_grid else "refine"
+            row = evaluate(self.request(dataclasses.replace(task.model, theta=theta), role))
+            rows.append(row)
+            if not _ok(row):
+                raise EvaluationFailed(f"theta={theta:.4g}: {_failure(row)}")
+            return sign * float(row["I1"])
+
+        out = _summary_row(self.summary_dtype, task)
+        out["theta"] = np.nan  # not a parameter of the point: theta is optimised
+        out["xtol"] = xtol
+        try:
+            best = maximize_bounded(current, lo, hi, xtol, n_grid)
+        except EvaluationFailed as exc:
+            return _finish(out, rows, "failed", str(exc))
+        out["theta_opt"], out["I_opt"] = best.x, sign * best.f
+        out["at_bound"] = best.at_bound
+        out["n_evals"] = len(best.evaluations)
+        return _finish(out, rows, "ok", "")
+
+    def describe(self, s):
+        bound = s["at_bound"].decode()
+        where = f" (at the {bound} bound)" if bound else ""
+        return (f"theta_opt = {s['theta_opt']:.4f} +- {s['xtol']:.0e}{where}, I_opt = {s['I_opt']:.6e}, "
+                f"{s['n_evals']} evaluations")
+
+
+class Rectification(Study):
+    EXTRA_COLUMNS = [("I_forward", "f8"), ("I_reverse", "f8"), ("ratio", "f8"),
+                     ("ratio_redfield", "f8"), ("ratio_ptre", "f8")]
+
+    def run_task(self, task, evaluate, ctx):
+        m = task.model
+        forward = evaluate(self.request(m, "forward"))
+        reverse = evaluate(self.request(dataclasses.replace(m, T1=m.T2, T2=m.T1), "reverse"))
+        out = _summary_row(self.summary_dtype, task)
+        rows = [forward, reverse]
+        bad = [r for r in rows if not _ok(r)]
+        if bad:
+            return _finish(out, rows, "failed", _failure(bad[0]))
+        out["I_forward"], out["I_reverse"] = forward["I1"], reverse["I1"]
+        out["ratio"] = abs(forward["I1"]) / abs(reverse["I1"])
+        for col, theory in (("ratio_redfield", "I_redfield"), ("ratio_ptre", "I_ptre")):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[col] = abs(forward[theory]) / abs(reverse[theory])
+        return _finish(out, rows, "ok", "")
+
+    def describe(self, s):
+        return f"R = {s['ratio']:.6f}  (I = {s['I_forward']:.6e}, reversed {s['I_reverse']:.6e})"
+
+
+class Convergence(Study):
+    EXTRA_COLUMNS = [("I", "f8"), ("error", "f8"), ("rel_error", "f8"), ("depth", "i4"),
+                     ("n_bose", "i4"), ("n_rungs", "i4")]
+
+    def ladder(self) -> list[tuple[int, int]]:
+        depths = self.cfg.study.get("depths")
+        n_bose = self.cfg.study.get("n_bose")
+        if n_bose is None:
+            n_bose = self.cfg.bath.n_bose
+        nbs = n_bose if isinstance(n_bose, tuple) else (n_bose,) * len(depths)
+        return list(zip(depths, nbs))
+
+    def largest_requests(self, task):
+        return [self.request(task.model, "rung", *self.ladder()[-1])]
+
+    def run_task(self, task, evaluate, ctx):
+        tol = self.cfg.study.get("tolerance")
+        time_limit = self.cfg.study.get("time_limit")
+        out = _summary_row(self.summary_dtype, task)
+        rows: list = []
+        status, reason = "not_converged", "ladder exhausted"
+        for depth, n_bose in self.ladder():
+            req = self.request(task.model, "rung", depth, n_bose)
+            if not ctx.cached(req):
+                need = ctx.memory_per_rank(req)
+                if need > ctx.memory_limit():
+                    status = "memory_limit"
+                    reason = (f"depth {depth}, n_bose {n_bose} needs ~{need / 2**20:.0f} MiB/rank > "
+                              f"{ctx.memory_limit() / 2**20:.0f}")
+                    break
+                if time_limit > 0 and rows:
+                    spent = sum(float(r["time_s"]) for r in rows)
+                    last = rows[-1]
+                    predicted = float(last["time_s"]) * ctx.nonzeros(req) / max(int(last["nonzeros"]), 1)
+                    if spent + predicted > time_limit:
+                        status = "time_limit"
+                        reason = f"depth {depth} predicted {predicted:.0f} s, spent {spent:.0f} s"
+                        break
+            row = evaluate(req)
+            rows.append(row)
+            if not _ok(row):
+                status, reason = "failed", f"depth {depth}: {_failure(row)}"
+                break
+            if len(rows) >= 2:
+                prev = float(rows[-2]["I1"])
+                change = abs(float(row["I1"]) - prev)
+                out["error"] = change
+                out["rel_error"] = change / abs(float(row["I1"])) if row["I1"] != 0 else math.inf
+                if out["rel_error"] < tol:
+                    status, reason = "converged", ""
+                    break
+        good = [r for r in rows if _ok(r)]
+        if good:
+            out["I"] = good[-1]["I1"]
+            out["depth"], out["n_bose"] = good[-1]["depth"], good[-1]["n_bose"]
+        out["n_rungs"] = len(rows)
+        return _finish(out, rows, status, reason)
+
+    def describe(self, s):
+        return (f"I = {s['I']:.6e} +- {s['error']:.1e} (relative {s['rel_error']:.1e}) at depth {s['depth']}, "
+                f"n_bose {s['n_bose']} after {s['n_rungs']} rungs")
+
+
+STUDIES: dict[str, type[Study]] = {
+    "point": Study, "sweep": Study, "optimize_theta": OptimizeTheta,
+    "rectification": Rectification, "convergence": Convergence,
+}
+
+
+def build_study(cfg: RunConfig) -> Study:
+    """The study of an input: its tasks, numbered from 0. Raises InputError for points that make
+    no sense for the kind (e.g. T1 = T2 for optimize_theta or rectification)."""
+    kind = cfg.study.kind
+    spec = study_spec(cfg)
+    tasks = []
+    for index, changes in enumerate(_sweep_changes(cfg)):
+        model = cfg.replace_model(**changes).model if changes else cfg.model
+        if kind in ("optimize_theta", "rectification") and model.T1 == model.T2:
+            allowed = "T1 != T2 at every point (no heat current flows at T1 = T2)"
+            where = ", ".join(f"{k} = {v:g}" for k, v in changes.items()) or "[model]"
+            raise InputError(f'input error: [study] kind = "{kind}" at point {index} ({where}) has '
+                             f"T1 = T2 = {model.T1:g}: allowed is {allowed}", key="study.kind",
+                             value=kind, allowed=allowed)
+        label = tuple(changes.items())
+        tasks.append(Task(index, model, label, _task_key(kind, index, model, spec)))
+    return STUDIES[kind](cfg, tasks, kind)
+
+
+def axis_key(cfg: RunConfig) -> str | None:
+    """The swept key for the horizontal axis of plots: [study] axis, else the one with most values."""
+    swept = cfg.study.swept()
+    if not swept:
+        return None
+    return cfg.study.get("axis") or max(swept, key=lambda k: (len(swept[k]), -SWEEP_KEYS.index(k)))
+
+
+def size_of(cfg: RunConfig, request: Request, ranks: int):
+    """Sizes and memory per rank of one solve (pure; no PETSc): sizing.Sizing."""
+    from .bath import decompose_baths
+    from .hierarchy import TierOrderedHierarchy
+    from .liouvillian import HierarchyModes
+    from .pauli import PauliBlocks, bloch_vector
+    from .sizing import estimate
+    from .steady_state import choose_method
+
+    bath = dataclasses.replace(cfg.bath, n_bose=request.n_bose) if request.n_bose != cfg.bath.n_bose else cfg.bath
+    baths = decompose_baths(request.model, bath)
+    modes = HierarchyModes.from_baths(baths, cfg.hierarchy.rescale)
+    hier = TierOrderedHierarchy(modes.size, request.depth)
+    m = request.model
+    vectors = np.array([bloch_vector(m.theta1, m.phi1), bloch_vector(m.theta, m.phi2)])
+    pauli = PauliBlocks.build(m.delta, vectors)
+    method = choose_method(cfg.solver.method, 4 * hier.size)
+    return estimate(hier, modes, pauli, ranks, method, cfg.solver.matrix_type)
