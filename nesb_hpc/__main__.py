@@ -1,20 +1,27 @@
-"""Command line: ``mpirun -n N python -m nesb_hpc INPUT.toml [options] [PETSc options]``.
+"""Command line: ``mpirun -n N python -m nesb_hpc INPUT.toml [options] [PETSc options]``,
+and ``python -m nesb_hpc plot RESULTS.h5`` (no MPI).
 
-Order of events: parse the command line and validate the input on every rank *before* MPI or
-PETSc start (a bad input exits 2 with one message, printed by the launcher's rank 0 only); then
-initialise PETSc with the remaining arguments; run; any exception on any rank prints its
-traceback (prefixed with the rank) and aborts the whole job at once.
-Exit codes: 0 success, 2 bad input or usage, 3 some points did not converge, 1 anything else.
+Order of events: parse the command line and validate the input and its study on every rank
+*before* MPI or PETSc start (a bad input exits 2 with one message, printed by the launcher's
+rank 0 only); then initialise PETSc with the remaining arguments; install the stop handlers
+(SIGTERM, SIGINT, SIGUSR1: finish the solves under way, flush, exit; a second signal aborts);
+run; any exception on any rank prints its traceback (prefixed with the rank) and aborts the
+whole job at once.
+Exit codes: 0 success, 2 bad input or usage, 3 some points failed or did not converge,
+128 + N stopped by signal N before the study finished (re-run to resume), 1 anything else.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 USAGE = """\
-usage: python -m nesb_hpc [INPUT.toml | --default-input] [--dry-run [--ranks N]] [PETSc options]
+usage: python -m nesb_hpc [INPUT.toml | --default-input] [--dry-run [--ranks N]]
+                          [--ranks-per-point N] [PETSc options]
+       python -m nesb_hpc plot RESULTS.h5 [--out DIR]
        python -m nesb_hpc --help | --version
 
 Steady-state heat currents of the non-equilibrium spin-boson model with non-commuting couplings,
@@ -26,12 +33,24 @@ arguments:
   --default-input     use the built-in demo input (nesb_hpc/data/default.toml)
   --dry-run           print ADOs, unknowns, nonzeros and memory per rank, then stop (no solve)
   --ranks N           ranks to size for with --dry-run (default: the ranks it runs on)
+  --ranks-per-point N ranks that solve one point together (overrides [study] ranks_per_point;
+                      may differ between a run and its resumption)
   --version           print the version
   PETSc options       anything else goes to PETSc; the steady-state solver's prefix is nesb_,
                       e.g. -nesb_ksp_type bcgs -nesb_pc_type asm -nesb_ksp_monitor_true_residual
                       (the command line wins over [solver.petsc_options], which wins over defaults)
 
-exit codes: 0 success, 2 bad input, 3 a point did not converge (recorded in the output), 1 error
+  plot RESULTS.h5      the natural figures of the study in RESULTS.h5, as PNG and PDF beside it
+                      (or in --out DIR); needs no MPI
+
+studies: [study] kind = "sweep", "optimize_theta", "rectification" or "convergence" (see the
+[study] keys below). Every finished point is in the HDF5 file at once; running the same input
+again resumes (finished points are skipped). On SIGTERM, SIGINT or SIGUSR1 the solves under way
+finish, are written, and the job exits 128 + N (e.g. sbatch --signal=USR1@300; under mpirun,
+which kills its ranks shortly after forwarding SIGTERM, prefer SIGUSR1).
+
+exit codes: 0 success, 2 bad input, 3 a point failed or did not converge (recorded in the
+output), 128 + N stopped by signal N before the study finished (re-run to resume), 1 error
 """
 
 
@@ -63,7 +82,9 @@ class UsageError(Exception):
 def parse_command_line(argv: list[str]) -> dict:
     """Split argv into our flags, the input path and PETSc's options (pure; no MPI)."""
     out = {"input": None, "default_input": False, "dry_run": False, "ranks": None, "help": False,
-           "version": False, "petsc": []}
+           "version": False, "petsc": [], "ranks_per_point": None, "plot": None, "out": None}
+    if argv and argv[0] == "plot":
+        return _parse_plot(argv[1:], out)
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -75,10 +96,10 @@ def parse_command_line(argv: list[str]) -> dict:
             out["default_input"] = True
         elif arg == "--dry-run":
             out["dry_run"] = True
-        elif arg == "--ranks":
+        elif arg in ("--ranks", "--ranks-per-point"):
             if i + 1 >= len(argv) or not argv[i + 1].isdigit() or int(argv[i + 1]) < 1:
-                raise UsageError("--ranks needs a positive integer")
-            out["ranks"] = int(argv[i + 1])
+                raise UsageError(f"{arg} needs a positive integer")
+            out[arg[2:].replace("-", "_")] = int(argv[i + 1])
             i += 1
         elif arg.startswith("--"):
             raise UsageError(f"unknown option {arg} (PETSc options take one dash, e.g. -nesb_ksp_monitor)")
@@ -93,6 +114,44 @@ def parse_command_line(argv: list[str]) -> dict:
         if out["input"] is not None and out["default_input"]:
             raise UsageError("give either INPUT.toml or --default-input, not both")
     return out
+
+
+def _parse_plot(argv: list[str], out: dict) -> dict:
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            out["help"] = True
+        elif arg == "--out":
+            if i + 1 >= len(argv):
+                raise UsageError("--out needs a directory")
+            out["out"] = argv[i + 1]
+            i += 1
+        elif arg.startswith("-"):
+            raise UsageError(f"unknown option {arg} for plot (usage: python -m nesb_hpc plot RESULTS.h5 [--out DIR])")
+        elif out["plot"] is None:
+            out["plot"] = arg
+        else:
+            raise UsageError(f"plot takes one results file, got also {arg}")
+        i += 1
+    if out["plot"] is None and not out["help"]:
+        raise UsageError("plot needs a results file: python -m nesb_hpc plot RESULTS.h5")
+    return out
+
+
+def install_stop_handlers(stop) -> None:
+    """SIGTERM, SIGINT, SIGUSR1: ask the study to stop after the solves under way (stop.set);
+    a second signal raises KeyboardInterrupt, which aborts the job at once."""
+
+    def handler(signum, frame):
+        if stop.signum:
+            raise KeyboardInterrupt(f"signal {signum} received twice")
+        stop.set(signum)
+        logging.getLogger("nesb_hpc").warning(
+            "signal %d: stopping after the solves under way (send it again to abort at once)", signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+        signal.signal(sig, handler)
 
 
 def _say(text: str, stream=sys.stdout) -> None:
@@ -129,11 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     if args["version"]:
         _say(f"nesb_hpc {__version__}")
         return 0
+    if args["plot"]:
+        return _plot(args)
     path = default_config_path() if args["default_input"] else args["input"]
     try:
         cfg = load_config(path)
         with open(path, encoding="utf-8") as fh:
             input_text = fh.read()
+        if args["ranks_per_point"]:
+            cfg = _with_ranks_per_point(cfg, args["ranks_per_point"])
+        from .study import build_study
+
+        build_study(cfg)  # points that make no sense for the kind are input errors too
     except InputError as exc:
         _say(str(exc), sys.stderr)
         return 2
@@ -151,11 +217,20 @@ def main(argv: list[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD
     _setup_logging(comm.rank)
+    from .io import IncompatibleFile
+    from .scheduler import StopFlag
+
+    stop = StopFlag()
+    install_stop_handlers(stop)
     try:
         from .driver import run
 
         logging.getLogger("nesb_hpc").info("nesb_hpc %s on %d ranks, input %s", __version__, comm.size, path)
-        code = run(comm, cfg, input_text)
+        code = run(comm, cfg, input_text, stop)
+    except IncompatibleFile as exc:  # raised on every rank together (decided on rank 0, broadcast)
+        if comm.rank == 0:
+            print(f"output error: {exc}", file=sys.stderr, flush=True)
+        return 2
     except BaseException as exc:  # noqa: BLE001 - any failure on any rank ends every rank
         import traceback
 
@@ -167,6 +242,36 @@ def main(argv: list[str] | None = None) -> int:
         comm.Abort(1)
         return 1
     return code
+
+
+def _with_ranks_per_point(cfg, n: int):
+    """cfg with [study] ranks_per_point = n (kinds that have it; "point" uses every rank)."""
+    import dataclasses
+
+    from .config import STUDY_PARAMS, StudyConfig
+
+    if "ranks_per_point" not in STUDY_PARAMS[cfg.study.kind]:
+        return cfg
+    params = {**dict(cfg.study.params), "ranks_per_point": n}
+    return dataclasses.replace(cfg, study=StudyConfig(kind=cfg.study.kind, params=tuple(sorted(params.items()))))
+
+
+def _plot(args) -> int:
+    """python -m nesb_hpc plot RESULTS.h5 [--out DIR] (serial; no MPI)."""
+    path = args["plot"]
+    if not os.path.isfile(path):
+        print(f"plot: {path} does not exist", file=sys.stderr)
+        return 2
+    from .plot import PlotError, plot_results
+
+    try:
+        written = plot_results(path, args["out"])
+    except PlotError as exc:
+        print(f"plot: {exc}", file=sys.stderr)
+        return 2
+    for name in written:
+        print(name)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,39 +1,44 @@
-"""From a validated input to results on disk: the only module besides __main__ that sees MPI.
+"""From a validated input to results on disk: with scheduler.py, the only code that sees MPI.
 
-``run(comm, cfg)`` is collective on comm. Every rank runs every point (a point is solved on the
-whole communicator); world rank 0 alone writes the HDF5 file and logs. Failures that all ranks
-see together (a solver that does not converge) are recorded with their status and the run goes
-on; anything else propagates to __main__, which aborts the whole job.
+``run(comm, cfg, input_text, stop)`` is collective on comm:
+  1. the study's points (study.build_study, pure and identical on every rank);
+  2. world rank 0 opens the output: creates it, or resumes a file of the same input (points already
+     finished are skipped, solves already stored are reused), or refuses a file of another input
+     (the refusal is broadcast and raised on every rank: no rank-local raise before a collective);
+  3. the layout: groups of ranks_per_point ranks ("auto": from the dry-run memory estimate),
+     never more groups than unfinished points;
+  4. scheduler.run: groups take points as they come; rank 0 writes each finished solve and point
+     at once (io: atomic copy-and-rename) and logs it with the study's progress.
+Failures that a group sees together (a solver that does not converge) are recorded with their
+status and the study goes on; anything else propagates to __main__, which aborts the whole job.
+Returns 0 if every point is good, 3 if some point failed or did not converge, 128 + signal
+number if a signal stopped the study before it finished (re-run the same command to resume).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import math
+import os
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from . import __version__
 from .bath import decompose_baths, decomposition_error, spectral_densities
 from .config import RunConfig
-from .hierarchy import TierOrderedHierarchy
-from .io import IncompatibleFile, ResultsFile, empty_row
-from .liouvillian import HierarchyModes
-from .pauli import PauliBlocks, bloch_vector
+from .io import IncompatibleFile, OutputLock, ResultsFile, StoredState, candidate_paths, compat_difference, empty_row, input_digest
+from .pauli import bloch_vector
 from .point import HierarchySpec, PointResult, solve_point
-from .sizing import Sizing, estimate
+from .sizing import BASELINE_BYTES
 from .steady_state import SolverSettings, choose_method
+from .study import GOOD_STATUSES, MODEL_COLUMNS, RETRY_STATUSES, Request, Study, analytic_currents, build_study, row_key, size_of
 
 log = logging.getLogger("nesb_hpc")
 
-
-@dataclass(frozen=True)
-class PointTask:
-    """One parameter point of a study: its number and its model table."""
-
-    index: int
-    model: object  # config.ModelConfig
+EXIT_OK, EXIT_FAILED_POINTS = 0, 3
 
 
 def coupling_vectors(model) -> np.ndarray:
@@ -46,32 +51,140 @@ def solver_settings(cfg: RunConfig) -> SolverSettings:
     return SolverSettings(s.method, s.rtol, s.max_it, s.slepc_target, tuple(s.petsc_options))
 
 
-def study_points(cfg: RunConfig) -> list[PointTask]:
-    """The points of the study (kind "point": the one point of [model])."""
-    if cfg.study.kind == "point":
-        return [PointTask(0, cfg.model)]
-    raise ValueError(f"study kind {cfg.study.kind!r} is not implemented")
+def compat_of(cfg: RunConfig) -> dict:
+    """What a file and an input must share for the file to be resumed: the study kind, [bath] and
+    [hierarchy]. [model] and the study's own keys are matched point by point (each point's key);
+    [solver] may change (each solve records its method, residual and status)."""
+    return {"format": 2, "study": {"kind": cfg.study.kind}, "bath": cfg.bath.to_dict(),
+            "hierarchy": cfg.hierarchy.to_dict()}
 
 
-def size_of(cfg: RunConfig, model, ranks: int) -> Sizing:
-    """Sizes and memory per rank of one point (pure; no PETSc)."""
-    baths = decompose_baths(model, cfg.bath)
-    modes = HierarchyModes.from_baths(baths, cfg.hierarchy.rescale)
-    hier = TierOrderedHierarchy(modes.size, cfg.hierarchy.depth)
-    pauli = PauliBlocks.build(model.delta, coupling_vectors(model))
-    method = choose_method(cfg.solver.method, 4 * hier.size)
-    return estimate(hier, modes, pauli, ranks, method, cfg.solver.matrix_type)
+# ----------------------------------------------------------------------------- sizing
 
 
-def dry_run_report(cfg: RunConfig, ranks: int) -> str:
-    """What --dry-run prints: per point, sizes and the memory estimate per rank."""
-    lines = []
-    for task in study_points(cfg):
-        sizing = size_of(cfg, task.model, ranks)
+def request_memory(sizing) -> float:
+    """Bytes per rank of a Sizing; the LU fill of the direct route is unpredictable and left out."""
+    solver = sizing.solver_bytes_per_rank
+    return BASELINE_BYTES + sizing.matrix_bytes_per_rank + (solver if math.isfinite(solver) else 0.0)
+
+
+class SizeCache:
+    """Sizing of requests, memoised on what determines it (not alpha or the temperatures)."""
+
+    def __init__(self, cfg: RunConfig):
+        self.cfg = cfg
+        self.memo: dict = {}
+
+    def __call__(self, request: Request, ranks: int):
+        m = request.model
+        key = (request.depth, request.n_bose, m.theta, m.theta1, m.phi1, m.phi2, m.delta == 0.0,
+               m.alpha1 == 0.0, m.alpha2 == 0.0, ranks)
+        if key not in self.memo:
+            self.memo[key] = size_of(self.cfg, request, ranks)
+        return self.memo[key]
+
+
+def memory_need(study: Study, tasks, sizes: SizeCache, ranks: int) -> float:
+    """Largest estimated bytes per rank over the tasks' most expensive solves on `ranks` ranks."""
+    need = 0.0
+    for task in tasks:
+        for req in study.largest_requests(task):
+            need = max(need, request_memory(sizes(req, ranks)))
+    return need
+
+
+def auto_ranks_per_point(study: Study, tasks, sizes: SizeCache, world_size: int, budget: float) -> int:
+    """The smallest group size whose estimated memory per rank fits the budget (else world_size)."""
+    for r in range(1, world_size + 1):
+        if memory_need(study, tasks, sizes, r) <= budget:
+            return r
+    return world_size
+
+
+def detect_memory_per_rank(local_ranks: int) -> float:
+    """Bytes one rank may use: SLURM_MEM_PER_CPU, SLURM_MEM_PER_NODE / ranks on the node, or the
+    node's available memory / ranks on the node (SLURM's values are in MiB)."""
+    env = os.environ
+    for var, per in (("SLURM_MEM_PER_CPU", 1), ("SLURM_MEM_PER_NODE", local_ranks)):
+        try:
+            return float(env[var]) * 2**20 / per
+        except (KeyError, ValueError):
+            pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024 / max(local_ranks, 1)
+    except OSError:
+        pass
+    return 2.0 * 2**30
+
+
+def memory_budget(cfg: RunConfig, local_ranks: int) -> float:
+    value = cfg.study.get("memory_per_rank") if cfg.study.kind != "point" else "auto"
+    return detect_memory_per_rank(local_ranks) if value == "auto" else float(value) * 2**20
+
+
+def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -> str:
+    """What --dry-run prints: the study's points, the size and memory of its distinct solves on
+    the group size that would be used, and the layout (pure; no MPI)."""
+    study = build_study(cfg)
+    sizes = SizeCache(cfg)
+    budget = memory_budget(cfg, local_ranks or ranks)
+    rpp = cfg.study.get("ranks_per_point") if cfg.study.kind != "point" else ranks
+    auto = rpp == "auto"
+    if auto:
+        rpp = auto_ranks_per_point(study, study.tasks, sizes, ranks, budget)
+    groups = _group_sizes(ranks, rpp, len(study.tasks))
+    lines = [f"study {cfg.study.kind}: {len(study.tasks)} points"]
+    lines.append(f"layout on {ranks} ranks: {len(groups)} group(s) of {_sizes_text(groups)} ranks "
+                 f"(ranks_per_point {'auto -> ' if auto else ''}{rpp}; memory budget "
+                 f"{budget / 2**20:,.0f} MiB per rank)")
+    seen: dict = {}
+    for task in study.tasks:
+        for req in study.largest_requests(task):
+            sizing = sizes(req, min(groups))
+            seen.setdefault((req.depth, req.n_bose, sizing.n_ados, sizing.nonzeros), (sizing, []))[1].append(task.index)
+    for (depth, n_bose, _, _), (sizing, points) in seen.items():
         method = choose_method(cfg.solver.method, sizing.n_unknowns)
-        lines.append(f"point {task.index}: depth {cfg.hierarchy.depth}, method {method}")
+        lines.append(f"\npoints {_ranges(points)}: depth {depth}, n_bose {n_bose}, method {method}"
+                     + (" (LU fill not predictable: not in the estimate)" if method == "direct" else ""))
         lines.append(sizing.table())
+    if cfg.study.kind == "convergence":
+        lines.append("\nconvergence ladder (per point, on the group size above):")
+        for depth, n_bose in study.ladder():
+            req = Request(study.tasks[0].model, depth, n_bose, "rung")
+            s = sizes(req, min(groups))
+            lines.append(f"  depth {depth}, n_bose {n_bose}: {s.n_ados:,} ADOs, {s.nonzeros:,} nonzeros, "
+                         f"~{request_memory(s) / 2**20:,.0f} MiB/rank")
     return "\n".join(lines)
+
+
+def _group_sizes(world_size: int, rpp: int, n_points: int) -> list[int]:
+    from .scheduler import group_sizes
+
+    return group_sizes(world_size, rpp, n_points)
+
+
+def _sizes_text(sizes: list[int]) -> str:
+    distinct = sorted(set(sizes))
+    return " or ".join(str(s) for s in distinct)
+
+
+def _ranges(points: list[int]) -> str:
+    out, start, prev = [], None, None
+    for p in points + [None]:
+        if start is None:
+            start = prev = p
+        elif p is not None and p == prev + 1:
+            prev = p
+        else:
+            out.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = prev = p
+    return ", ".join(out)
+
+
+# ----------------------------------------------------------------------------- rows
 
 
 def versions(comm_size: int) -> dict:
@@ -94,14 +207,15 @@ def versions(comm_size: int) -> dict:
     }
 
 
-def result_row(task: PointTask, cfg: RunConfig, res: PointResult, ranks: int) -> np.ndarray:
-    m = task.model
+def result_row(request: Request, res: PointResult, ranks: int) -> np.ndarray:
+    """The results row of one solve (model, sizes, currents, diagnostics, timings)."""
+    m = request.model
     row = empty_row()
-    for name in ("delta", "theta", "alpha1", "alpha2", "T1", "T2", "theta1", "phi1", "phi2"):
+    for name in MODEL_COLUMNS:
         row[name] = getattr(m, name)
-    row["point"] = task.index
-    row["depth"] = cfg.hierarchy.depth
-    row["n_bose"] = cfg.bath.n_bose
+    row["role"] = request.role
+    row["depth"] = request.depth
+    row["n_bose"] = request.n_bose
     row["n_modes"], row["n_ados"], row["n_unknowns"] = res.n_modes, res.n_ados, res.n_unknowns
     row["nonzeros"] = res.nonzeros
     row["I1"], row["I2"] = res.currents[0], res.currents[1]
@@ -122,70 +236,291 @@ def result_row(task: PointTask, cfg: RunConfig, res: PointResult, ranks: int) ->
     return row
 
 
-def _collective_open(comm, cfg: RunConfig, input_text: str) -> ResultsFile | None:
-    """Rank 0 opens the output; a refusal there is raised on every rank (no rank-local raise)."""
-    results, error = None, None
+_DECOMPOSITION_ERRORS: dict = {}
+
+
+def check_decomposition(cfg: RunConfig, model, bath=None) -> list[float]:
+    """Relative error of each bath's C(t) against quadrature (NaN for given exponents).
+
+    Memoised per process: the relative error does not depend on alpha (C(t) and its
+    decomposition both scale with it), and quadrature costs about 0.5 s per bath."""
+    bath = bath or cfg.bath
+    key = (json.dumps(bath.to_dict(), sort_keys=True, default=str), model.T1, model.T2,
+           model.alpha1 == 0.0, model.alpha2 == 0.0)
+    if key not in _DECOMPOSITION_ERRORS:
+        errors = []
+        for J, T, dec in zip(spectral_densities(model, bath), (model.T1, model.T2), decompose_baths(model, bath)):
+            errors.append(decomposition_error(dec, J, T) if J is not None else float("nan"))
+        _DECOMPOSITION_ERRORS[key] = errors
+    return _DECOMPOSITION_ERRORS[key]
+
+
+@dataclasses.dataclass
+class PointWork:
+    """Runs one task on a group (collective on it): the study's logic with an `evaluate` that
+    reuses stored solves and otherwise solves on the group's communicator."""
+
+    cfg: RunConfig
+    study: Study
+    sizes: SizeCache
+    memory_limit: float
+    run_number: int
+
+    def __call__(self, group, task, stored, control):
+        cfg = self.cfg
+        cache = {row_key(row): row for row, _ in stored}
+        settings = solver_settings(cfg)
+        theories = cfg.study.get("analytic")
+        counter = iter(range(10**9))
+        work = self
+
+        class Context:
+            def cached(self, request):
+                return request.key() in cache
+
+            def memory_per_rank(self, request):
+                return request_memory(work.sizes(request, group.size))
+
+            def memory_limit(self):
+                return work.memory_limit
+
+            def nonzeros(self, request):
+                return work.sizes(request, group.size).nonzeros
+
+        def evaluate(request: Request):
+            n = next(counter)
+            stored_row = cache.get(request.key())
+            if stored_row is not None:
+                return stored_row
+            control.check_stop()
+            bath = cfg.bath if request.n_bose == cfg.bath.n_bose else dataclasses.replace(cfg.bath, n_bose=request.n_bose)
+            m = request.model
+            spec = HierarchySpec(request.depth, cfg.hierarchy.rescale, cfg.solver.matrix_type)
+            res = solve_point(group, decompose_baths(m, bath), coupling_vectors(m), m.delta, spec, settings)
+            row = result_row(request, res, group.size)[()]  # numpy.void, like rows read back
+            row["point"], row["eval"], row["key"], row["run"] = task.index, n, task.key, work.run_number
+            for name, value in analytic_currents(m, bath, theories).items():
+                row[name] = value
+            info = ""
+            if control.is_leader:
+                info = json.dumps({"options": res.report.options, "message": res.report.message,
+                                   "decomposition_error": check_decomposition(cfg, m, bath)})
+            cache[request.key()] = row
+            control.emit(row, info)
+            return row
+
+        return self.study.run_task(task, evaluate, Context())
+
+
+class Writer:
+    """World rank 0: writes every result at once and logs the study's progress."""
+
+    def __init__(self, cfg: RunConfig, study: Study, results: ResultsFile, n_todo: int, n_skipped: int):
+        self.cfg, self.study, self.results = cfg, study, results
+        self.n_todo, self.n_skipped = n_todo, n_skipped
+        self.finished = 0
+        self.t0 = time.perf_counter()
+        self.by_index = {t.index: t for t in study.tasks}
+        self.warned = False
+
+    def rows(self, items) -> None:
+        self.results.write([row for _, row, _ in items], [info for _, _, info in items], [])
+        for point, row, info in items:
+            (log.info if row["status"] == b"ok" else log.warning)(solve_line(row))
+            errors = json.loads(info).get("decomposition_error", []) if info else []
+            bad = [e for e in errors if e > self.cfg.bath.tolerance]
+            if bad and not self.warned:
+                self.warned = True
+                log.warning("point %d: decomposed C(t) deviates from quadrature by %.2e (relative) > "
+                            "tolerance %.1e: raise [bath] n_bose", point, max(bad), self.cfg.bath.tolerance)
+
+    def done(self, items) -> None:
+        self.results.write([], [], [summary for _, summary in items])
+        for point, s in items:
+            self.finished += 1
+            task = self.by_index[point]
+            label = " ".join(f"{k}={v:.4g}" for k, v in task.label) or "[model]"
+            status = s["status"].decode()
+            text = (f"point {point} ({label}): {self.study.describe(s)} | {status}"
+                    f"{': ' + s['reason'].decode() if s['reason'] else ''} | {s['n_solves']} solves, "
+                    f"{s['time_s']:.2f} s")
+            (log.info if status in GOOD_STATUSES else log.warning)(text)
+            elapsed = time.perf_counter() - self.t0
+            left = self.n_todo - self.finished
+            total = self.n_todo + self.n_skipped
+            log.info("progress %d/%d points (%d done before), elapsed %.1f s%s", self.finished + self.n_skipped,
+                     total, self.n_skipped, elapsed,
+                     f", about {elapsed / self.finished * left:.0f} s left" if left > 0 else "")
+
+
+# ----------------------------------------------------------------------------- opening the output
+
+
+def _stored_mismatch(study: Study, state: StoredState) -> str | None:
+    """Why the stored solves/points do not belong to this study (None if they do)."""
+    tasks = {t.index: t for t in study.tasks}
+    for table, what in ((state.summary, "point"), (state.rows, "solve of point")):
+        for row in table:
+            point = int(row["point"])
+            task = tasks.get(point)
+            if task is None:
+                return f"the file has {what} {point}, the input only {len(tasks)} points"
+            if row["key"].decode() != task.key:
+                diffs = [f"{n} = {float(row[n]):.6g} in the file, {getattr(task.model, n):.6g} in the input"
+                         for n in MODEL_COLUMNS if n in (table.dtype.names or ())
+                         and np.isfinite(row[n]) and float(row[n]) != getattr(task.model, n)
+                         and not (what != "point" and n in ("theta", "T1", "T2", "depth"))]
+                why = "; ".join(diffs[:3]) or "the [study] settings differ"
+                return f"{what} {point} was computed for another input ({why})"
+    return None
+
+
+def open_output(cfg: RunConfig, study: Study, input_text: str, meta: dict):
+    """Rank 0: (ResultsFile, StoredState | None, lock) for this input; IncompatibleFile if refused."""
+    choice = cfg.study.get("if_incompatible")
+    first_reason = None
+    for path in candidate_paths(cfg.output.path):
+        lock = OutputLock(path).acquire()
+        try:
+            if cfg.output.overwrite and path == cfg.output.path or not os.path.exists(path):
+                return _create(path, cfg, study, input_text, meta), None, lock
+            try:
+                state = ResultsFile.load(path)
+                stored = state.compat
+                reason = ("it was written by an older nesb_hpc (no format-2 layout)" if stored is None
+                          else compat_difference(stored, compat_of(cfg)) or _stored_mismatch(study, state))
+            except (OSError, KeyError) as exc:
+                reason = f"it cannot be read as a results file ({exc})"
+            if reason is None:
+                return ResultsFile(path), state, lock
+        except BaseException:
+            lock.release()
+            raise
+        lock.release()
+        first_reason = first_reason or (path, reason)
+        if choice != "new_file":
+            break
+    path, reason = first_reason
+    raise IncompatibleFile(
+        f"{path} holds results of a different input: {reason}. To keep both, set [study] "
+        f'if_incompatible = "new_file" (writes the first free {path[:-3]}-N.h5); to replace it, '
+        "set [output] overwrite = true; or choose another [output] path")
+
+
+def _create(path, cfg, study, input_text, meta) -> ResultsFile:
+    normalised = cfg.to_dict()
+    attrs = {"input_toml": input_text, "input_normalised": json.dumps(normalised, sort_keys=True, default=str),
+             "input_digest": input_digest(normalised), "compat": json.dumps(compat_of(cfg), sort_keys=True),
+             "study_kind": cfg.study.kind, "n_points": len(study.tasks), **meta}
+    return ResultsFile.create(path, attrs, study.summary_dtype)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run(comm, cfg: RunConfig, input_text: str = "", stop=None) -> int:
+    """Collective. Solve every unfinished point of the study and write it; returns the exit code
+    (0 all points good, 3 some failed or did not converge, 128 + signum if stopped by a signal)."""
+    from . import scheduler
+
+    stop = stop or scheduler.StopFlag()
+    study = build_study(cfg)
+    results = lock = None
+    plan: dict = {"error": None, "stored": {}}
     if comm.rank == 0:
         try:
-            results = ResultsFile.open(cfg.output.path, input_text, cfg.to_dict(), versions(comm.size),
-                                       cfg.output.overwrite)
+            results, state, lock = open_output(cfg, study, input_text, versions(comm.size))
+            plan.update(_plan(study, state), path=results.path)
         except (IncompatibleFile, OSError) as exc:
-            error = str(exc)
-    error = comm.bcast(error, root=0)
-    if error:
-        raise IncompatibleFile(error)
-    return results
-
-
-def check_decomposition(cfg: RunConfig, model) -> list[float]:
-    """Relative error of each bath's C(t) against quadrature (NaN for given exponents)."""
-    errors = []
-    for J, T, dec in zip(spectral_densities(model, cfg.bath), (model.T1, model.T2), decompose_baths(model, cfg.bath)):
-        errors.append(decomposition_error(dec, J, T) if J is not None else float("nan"))
-    return errors
-
-
-def run(comm, cfg: RunConfig, input_text: str = "") -> int:
-    """Collective. Solve every point of the study, write results; 0 if all converged, else 3."""
-    results = _collective_open(comm, cfg, input_text)
-    done = comm.bcast(results.finished_points() if results is not None else None, root=0)
-    tasks = study_points(cfg)
-    settings = solver_settings(cfg)
-    spec = HierarchySpec(cfg.hierarchy.depth, cfg.hierarchy.rescale, cfg.solver.matrix_type)
-    failures = 0
-    t0 = time.perf_counter()
-    for n, task in enumerate(tasks):
-        if task.index in done:
-            log.info("point %d already in %s: skipped", task.index, cfg.output.path)
-            continue
-        model = task.model
+            plan["error"] = str(exc)
+    public = comm.bcast({k: v for k, v in plan.items() if k != "stored"} if comm.rank == 0 else None, root=0)
+    if public["error"]:
+        raise IncompatibleFile(public["error"])
+    stored = plan["stored"]  # rank 0 only: handed out with the points
+    todo = [t for t in study.tasks if t.index in set(public["todo"])]
+    sizes = SizeCache(cfg)
+    budget = memory_budget(cfg, _ranks_on_node(comm))
+    rpp = cfg.study.get("ranks_per_point") if cfg.study.kind != "point" else comm.size
+    auto = rpp == "auto"
+    if auto:
+        rpp = comm.bcast(auto_ranks_per_point(study, todo, sizes, comm.size, budget) if comm.rank == 0 else None,
+                         root=0)
+    groups = scheduler.group_sizes(comm.size, rpp, len(todo))
+    writer = None
+    try:
         if comm.rank == 0:
-            errs = check_decomposition(cfg, model)
-            for b, e in enumerate(errs, 1):
-                if e > cfg.bath.tolerance:
-                    log.warning("bath %d: decomposed C(t) deviates from quadrature by %.2e (relative) > "
-                                "tolerance %.1e: raise [bath] n_bose", b, e, cfg.bath.tolerance)
-        res = solve_point(comm, decompose_baths(model, cfg.bath), coupling_vectors(model), model.delta, spec, settings)
-        if res.status != "ok":
-            failures += 1
-            log.error("point %d failed: %s. %s", task.index, res.report.reason, res.report.message)
+            run_number = results.start_run({"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "n_ranks": comm.size,
+                                            "groups": groups, "nesb_hpc_version": __version__}, len(study.tasks))
+            _log_start(cfg, study, plan, groups, rpp, auto, budget)
+            writer = Writer(cfg, study, results, len(todo), len(study.tasks) - len(todo))
+        else:
+            run_number = None
+        run_number = comm.bcast(run_number, root=0)
+        work = PointWork(cfg, study, sizes, budget, run_number)
+        outcome = scheduler.run(comm, groups, todo, lambda task: stored.get(task.index, []), work, writer, stop)
+        code = None
         if comm.rank == 0:
-            row = result_row(task, cfg, res, comm.size)
-            rho = res.observables.rho if res.observables is not None else None
-            results.append(row, res.report.options, res.report.message, rho)
-            log.info(summary_line(task, res))
-            elapsed = time.perf_counter() - t0
-            left = len(tasks) - n - 1
-            if left:
-                log.info("progress %d/%d, elapsed %.1f s, about %.1f s left", n + 1, len(tasks), elapsed,
-                         elapsed / (n + 1) * left)
-    return 0 if failures == 0 else 3
+            code = _exit_code(results, outcome, study)
+        return comm.bcast(code, root=0)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
-def summary_line(task: PointTask, res: PointResult) -> str:
-    m = task.model
-    cons = res.observables.conservation if res.observables is not None else float("nan")
-    return (f"point {task.index}: delta={m.delta:g} theta={m.theta:.4g} alpha1={m.alpha1:g} alpha2={m.alpha2:g} "
-            f"T1={m.T1:g} T2={m.T2:g} | ADOs {res.n_ados:,} | I1 = {res.I1:.10e}  I2 = {res.I2:.10e} "
-            f"| |I1+I2|/|I1| = {cons:.1e} | {res.report.method} {res.report.reason} it={res.report.iterations} "
-            f"residual {res.report.residual:.1e} | {res.timings['total_s']:.2f} s, {res.peak_rss_mb:.0f} MiB/rank")
+def _ranks_on_node(comm) -> int:
+    """Collective. How many ranks of comm share this rank's node."""
+    from mpi4py import MPI
+
+    shared = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return shared.size
+    finally:
+        shared.Free()
+
+
+def _plan(study: Study, state: StoredState | None) -> dict:
+    """Which points to run, and the stored solves of each (rank 0)."""
+    if state is None:
+        return {"todo": [t.index for t in study.tasks], "stored": {}, "skipped": 0}
+    finished = {int(s["point"]) for s in state.summary if s["status"].decode() not in RETRY_STATUSES}
+    stored: dict[int, list] = {}
+    for row, info in zip(state.rows, state.infos):
+        if int(row["point"]) not in finished:
+            stored.setdefault(int(row["point"]), []).append((row, info))
+    todo = [t.index for t in study.tasks if t.index not in finished]
+    return {"todo": todo, "stored": stored, "skipped": len(finished)}
+
+
+def _log_start(cfg, study, plan, groups, rpp, auto, budget) -> None:
+    n = len(study.tasks)
+    log.info("study %s: %d points, %d already in %s, %d to do; %d stored solves reused", cfg.study.kind, n,
+             plan["skipped"], plan["path"], len(plan["todo"]), sum(len(v) for v in plan["stored"].values()))
+    log.info("layout: %d group(s) of %s ranks (ranks_per_point %s%d, memory budget %.0f MiB/rank)", len(groups),
+             _sizes_text(groups), "auto -> " if auto else "", rpp, budget / 2**20)
+
+
+def _exit_code(results: ResultsFile, outcome: dict, study: Study) -> int:
+    from .io import read_summary
+
+    if outcome["unfinished"] and outcome["signum"]:
+        log.warning("stopped by signal %d with %d points unfinished: every finished solve and point is in %s; "
+                    "run the same command again to resume", outcome["signum"], outcome["unfinished"], results.path)
+        return 128 + outcome["signum"]
+    summary = read_summary(results.path)
+    bad = [int(s["point"]) for s in summary if s["status"].decode() not in GOOD_STATUSES]
+    if bad:
+        log.warning("%d of %d points failed or did not converge (points %s): see status and reason in %s",
+                    len(bad), len(study.tasks), _ranges(sorted(bad)), results.path)
+        return EXIT_FAILED_POINTS
+    log.info("study complete: %d points in %s", len(summary), results.path)
+    return EXIT_OK
+
+
+def solve_line(row) -> str:
+    """One solve, as logged: where, size, currents, conservation, solver, time, memory."""
+    model = " ".join(f"{n}={float(row[n]):.4g}" for n in ("delta", "theta", "alpha1", "alpha2", "T1", "T2"))
+    return (f"solve {int(row['eval'])} of point {int(row['point'])} ({row['role'].decode()}): {model} | depth "
+            f"{int(row['depth'])}, n_bose {int(row['n_bose'])}, ADOs {int(row['n_ados']):,} | I1 = {row['I1']:.10e} "
+            f"I2 = {row['I2']:.10e} | |I1+I2|/|I1| = {row['conservation']:.1e} | {row['method'].decode()} "
+            f"{row['reason'].decode()} it={int(row['iterations'])} residual {row['residual']:.1e} | "
+            f"{row['time_s']:.2f} s on {int(row['ranks'])} ranks, {row['peak_rss_mb']:.0f} MiB/rank")
