@@ -1,0 +1,252 @@
+"""``python -m nesb_hpc plot RESULTS.h5``: the natural figure of each study kind (PNG and PDF).
+
+  point           nothing to plot (one number; printed instead)
+  sweep           I vs the swept axis key, one curve per value of the other swept keys; HEOM as
+                  squares, Redfield / NE-PTRE (if stored) as crosses of the same colour (paper Fig. 1)
+  optimize_theta  theta_opt and I_opt vs the axis key (paper Fig. 3); optimum at a bound marked
+  rectification   R = |I(T1, T2)| / |I(T2, T1)| vs the axis key, and both currents (paper Fig. 4)
+  convergence     I and its relative change vs depth, one curve per point, with the tolerance
+
+Log axes where apt: an axis is logarithmic when its values are positive and span more than a
+decade. Serial, matplotlib's Agg backend; reads the file only (it may be read while a study runs).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+from .config import SWEEP_KEYS
+
+LABELS = {"alpha": r"$\alpha$", "alpha1": r"$\alpha_1$", "alpha2": r"$\alpha_2$", "delta": r"$\Delta$",
+          "theta": r"$\theta$", "T1": r"$T_1$", "T2": r"$T_2$", "theta1": r"$\theta_1$",
+          "phi1": r"$\phi_1$", "phi2": r"$\phi_2$"}
+
+
+class PlotError(Exception):
+    """The file cannot be plotted (not a results file, or nothing finished yet)."""
+
+
+def _column(key: str) -> str:
+    """The stored column of a swept key (alpha sets alpha1 = alpha2)."""
+    return "alpha1" if key == "alpha" else key
+
+
+def _log_apt(values) -> bool:
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    return v.size > 1 and bool(np.all(v > 0)) and v.max() / v.min() > 10.0
+
+
+def _study_input(attrs: dict) -> dict:
+    return json.loads(attrs["input_normalised"]).get("study", {})
+
+
+def _swept(study: dict) -> list[str]:
+    return [k for k in SWEEP_KEYS if k in study]
+
+
+def _axis(study: dict) -> str | None:
+    swept = _swept(study)
+    if not swept:
+        return None
+    return study.get("axis") or max(swept, key=lambda k: (len(study[k]), -SWEEP_KEYS.index(k)))
+
+
+def _series(summary: np.ndarray, study: dict, axis: str):
+    """[(label, index array sorted along the axis)] for each combination of the other swept keys."""
+    others = [k for k in _swept(study) if k != axis]
+    groups: dict[tuple, list[int]] = {}
+    for i, s in enumerate(summary):
+        groups.setdefault(tuple(float(s[_column(k)]) for k in others), []).append(i)
+    out = []
+    for values, idx in sorted(groups.items()):
+        idx = np.array(idx)
+        idx = idx[np.argsort(summary[_column(axis)][idx])]
+        label = ", ".join(f"{LABELS.get(k, k)} = {_fmt_value(k, v)}" for k, v in zip(others, values))
+        out.append((label, idx))
+    return out
+
+
+def _fmt_value(key: str, value: float) -> str:
+    if key.startswith(("theta", "phi")):
+        frac = value / math.pi
+        return f"{frac:.3g}$\\pi$" if value else "0"
+    return f"{value:g}"
+
+
+def _set_scales(ax, x, y=None) -> None:
+    if _log_apt(x):
+        ax.set_xscale("log")
+    if y is not None and _log_apt(y):
+        ax.set_yscale("log")
+
+
+def _good(summary: np.ndarray) -> np.ndarray:
+    status = np.array([s.decode() for s in summary["status"]])
+    return summary[np.isin(status, ("ok", "converged"))]
+
+
+def _save(fig, base: str) -> list[str]:
+    out = []
+    for ext in ("png", "pdf"):
+        name = f"{base}.{ext}"
+        fig.savefig(name, dpi=150 if ext == "png" else None, bbox_inches="tight")
+        out.append(name)
+    return out
+
+
+def plot_results(path: str, out_dir: str | None = None) -> list[str]:
+    """Write the study's figures as PNG and PDF (beside the file, or in out_dir); returns their names."""
+    import h5py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        with h5py.File(path, "r") as f:
+            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            if attrs.get("format") != 2:
+                raise PlotError(f"{path} is not a results file of this nesb_hpc (format 2)")
+            rows, summary = f["results"][()], f["summary"][()]
+    except OSError as exc:
+        raise PlotError(f"{path} cannot be read: {exc}") from None
+    kind = attrs.get("study_kind", "point")
+    study = _study_input(attrs)
+    good = _good(summary)
+    if good.size == 0:
+        raise PlotError(f"{path} has no finished point with a good status yet")
+    out_dir = out_dir or os.path.dirname(os.path.abspath(path))
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0])
+    if kind == "point":
+        s = good[0]
+        print(f"{path}: one point, I = {s['I1']:.10e} (nothing to plot)")
+        return []
+    axis = _axis(study)
+    if kind == "convergence":
+        fig = _plot_convergence(plt, rows, good, study)
+    elif axis is None:
+        raise PlotError(f"{path}: the study sweeps nothing, a single point has no curve to plot")
+    elif kind == "sweep":
+        fig = _plot_sweep(plt, good, study, axis)
+    elif kind == "optimize_theta":
+        fig = _plot_optimize(plt, good, study, axis)
+    elif kind == "rectification":
+        fig = _plot_rectification(plt, good, study, axis)
+    else:
+        raise PlotError(f"{path}: unknown study kind {kind!r}")
+    fig.suptitle(f"{os.path.basename(path)}: {kind}, {len(good)} of {attrs.get('n_points', '?')} points",
+                 fontsize=9)
+    written = _save(fig, f"{base}-{kind}")
+    plt.close(fig)
+    return written
+
+
+def _plot_sweep(plt, good, study, axis):
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    series = _series(good, study, axis)
+    x_all = good[_column(axis)]
+    log_y = _log_apt(good["I1"])
+    for n, (label, idx) in enumerate(series):
+        color = f"C{n % 10}"
+        x, y = good[_column(axis)][idx], good["I1"][idx]
+        ax.plot(x, y, "s-", color=color, ms=5, label=f"HEOM {label}".strip())
+        for col, theory in (("I_redfield", "Redfield"), ("I_ptre", "NE-PTRE")):
+            ya = good[col][idx]
+            # a theory that gives zero here (Redfield at theta = 0: the O(alpha) current vanishes,
+            # to rounding) has nothing to show
+            shown = np.isfinite(ya) & (np.abs(ya) > 1e-9 * np.nanmax(np.abs(good["I1"])))
+            if log_y:
+                shown &= ya > 0
+            if np.any(shown):
+                ax.plot(x[shown], ya[shown], "x--" if theory == "Redfield" else "x:", color=color, ms=7,
+                        lw=0.8, label=f"{theory} {label}".strip())
+    _set_scales(ax, x_all)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(LABELS.get(axis, axis))
+    ax.set_ylabel(r"heat current $I = I_1$")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _plot_optimize(plt, good, study, axis):
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.8))
+    x_all, y_all = [], []
+    for n, (label, idx) in enumerate(_series(good, study, axis)):
+        color = f"C{n % 10}"
+        x = good[_column(axis)][idx]
+        theta = good["theta_opt"][idx] / math.pi
+        a1.errorbar(x, theta, yerr=good["xtol"][idx] / math.pi, fmt="s-", color=color, ms=5, label=label or None)
+        a2.plot(x, good["I_opt"][idx], "s-", color=color, ms=5, label=label or None)
+        x_all += list(x)
+        y_all += list(good["I_opt"][idx])
+    for ax in (a1, a2):
+        _set_scales(ax, x_all)
+        ax.set_xlabel(LABELS.get(axis, axis))
+    if _log_apt(y_all):
+        a2.set_yscale("log")
+    a1.set_ylabel(r"$\theta_{\rm opt} / \pi$")
+    a1.set_ylim(-0.03, 0.53 if np.nanmax(good["theta_opt"]) <= math.pi / 2 + 1e-9 else 1.03)
+    a2.set_ylabel(r"$I_{\rm opt}$")
+    if any(label for label, _ in _series(good, study, axis)):
+        a1.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_rectification(plt, good, study, axis):
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.8))
+    x_all = []
+    for n, (label, idx) in enumerate(_series(good, study, axis)):
+        color = f"C{n % 10}"
+        x = good[_column(axis)][idx]
+        x_all += list(x)
+        a1.plot(x, good["ratio"][idx], "s-", color=color, ms=5, label=f"HEOM {label}".strip())
+        for col, theory in (("ratio_redfield", "Redfield"), ("ratio_ptre", "NE-PTRE")):
+            if np.any(np.isfinite(good[col][idx])):
+                a1.plot(x, good[col][idx], "x--", color=color, ms=7, lw=0.8, label=f"{theory} {label}".strip())
+        a2.plot(x, np.abs(good["I_forward"][idx]), "s-", color=color, ms=5, label=r"$|I(T_1, T_2)|$ " + label)
+        a2.plot(x, np.abs(good["I_reverse"][idx]), "o--", color=color, ms=4, mfc="none",
+                label=r"$|I(T_2, T_1)|$ " + label)
+    for ax in (a1, a2):
+        _set_scales(ax, x_all)
+        ax.set_xlabel(LABELS.get(axis, axis))
+        ax.legend(fontsize=7)
+    a1.axhline(1.0, color="0.6", lw=0.8)
+    a1.set_ylabel(r"$R = |I(T_1, T_2)| / |I(T_2, T_1)|$")
+    a2.set_ylabel("heat current")
+    if _log_apt(np.abs(np.concatenate([good["I_forward"], good["I_reverse"]]))):
+        a2.set_yscale("log")
+    fig.tight_layout()
+    return fig
+
+
+def _plot_convergence(plt, rows, good, study):
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.8))
+    swept = _swept(study)
+    tol = study.get("tolerance", 1e-3)
+    for n, s in enumerate(good):
+        color = f"C{n % 10}"
+        mine = rows[(rows["point"] == s["point"]) & (rows["status"] == b"ok")]
+        mine = mine[np.argsort(mine["eval"])]
+        label = ", ".join(f"{LABELS.get(k, k)} = {_fmt_value(k, float(s[_column(k)]))}" for k in swept) \
+            or f"point {int(s['point'])}"
+        depth, current = mine["depth"], mine["I1"]
+        a1.plot(depth, current, "s-", color=color, ms=5, label=label)
+        if current.size > 1:
+            change = np.abs(np.diff(current)) / np.abs(current[1:])
+            a2.semilogy(depth[1:], change, "s-", color=color, ms=5, label=label)
+    a2.axhline(tol, color="0.4", ls="--", lw=0.8, label=f"tolerance {tol:g}")
+    for ax in (a1, a2):
+        ax.set_xlabel("hierarchy depth")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    a1.set_ylabel(r"$I = I_1$")
+    a2.set_ylabel("relative change from the previous rung")
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
