@@ -59,9 +59,9 @@ def pade(n_terms: int) -> BoseExpansion:
     b_next = 2 * (n + 1) + 1
     eta = np.empty(n)
     for j in range(n):
-        num = np.prod(zeta**2 - xi[j] ** 2)
-        den = np.prod(np.delete(xi, j) ** 2 - xi[j] ** 2)
-        eta[j] = 0.5 * n * b_next * num / den
+        # product of N-1 ratios, not num/den: each product alone overflows for N >= 43 (NaN eta)
+        ratios = (zeta**2 - xi[j] ** 2) / (np.delete(xi, j) ** 2 - xi[j] ** 2)
+        eta[j] = 0.5 * n * b_next * np.prod(ratios)
     return BoseExpansion("pade", eta, xi)
 
 
