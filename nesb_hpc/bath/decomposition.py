@@ -223,11 +223,16 @@ def exact_decomposition(J: RationalPoles, T: float, bose_kind: str = "pade", n_b
 def _chop(family: BasisFamily, rel: float = 1e-13) -> BasisFamily:
     """Set coefficients that are rounding noise of an exact zero (e.g. a^I_0, as C^I(0) = 0) to 0.
 
-    The residues are computed to ~1e-15 relative; a coefficient below 1e-13 of the family's
-    largest is zero, and an exact zero removes its up-couplings from the hierarchy.
+    The residues are computed to ~1e-15 relative; coefficients whose combined size is below
+    1e-13 of the family's largest are zero, and an exact zero removes its up-couplings.
     """
     a = family.a.copy()
-    a[np.abs(a) < rel * np.max(np.abs(a), initial=0.0)] = 0.0
+    size = np.abs(a)
+    order = np.argsort(size)
+    # drop the smallest coefficients only while their combined size stays below the threshold,
+    # so that many tiny but genuine terms (hundreds of Matsubara poles) are not dropped together
+    dropped = order[np.cumsum(size[order]) < rel * np.max(size, initial=0.0)]
+    a[dropped] = 0.0
     return BasisFamily(a, family.eta, family.phi0, family.labels)
 
 
