@@ -771,10 +771,12 @@ ANALYTIC_THEORIES = ("redfield", "ne-ptre")
 COMBINE_MODES = ("grid", "zip")
 SPACINGS = ("linear", "log")
 INCOMPATIBLE_CHOICES = ("refuse", "new_file")
+COORDINATOR_CHOICES = ("auto", "shared", "dedicated")
+DEDICATED_FROM_RANKS = 16  # coordinator = "auto": a rank of its own from this many ranks on
 # Keys that say how a study is run, not what it computes: they may change between a run and its
 # resumption (they are left out of the keys that match stored points to the input).
-STUDY_LAYOUT_KEYS = ("ranks_per_point", "memory_per_rank", "axis", "if_incompatible",
-                     "time_limit")
+STUDY_LAYOUT_KEYS = ("ranks_per_point", "memory_per_rank", "coordinator", "axis",
+                     "if_incompatible", "time_limit")
 
 
 def _model_parser(name: str) -> Callable:
@@ -991,6 +993,12 @@ _STUDY_KEYS: dict[str, _StudyKey] = {
         "split into groups of this size that take points as they come; \"auto\" picks the "
         "smallest size whose dry-run memory estimate fits memory_per_rank. Never more groups than "
         "unfinished points are formed (larger groups instead).", _MULTI),
+    "coordinator": _StudyKey(
+        _Choice(COORDINATOR_CHOICES), "auto", "World rank 0 hands out the points and writes every "
+        'result. "shared": it also solves, in the first group (results of the other groups reach '
+        'the file when it is between solves); "dedicated": it only coordinates (results are '
+        'written the moment a group finishes them; costs one rank); "auto": dedicated from '
+        f"{DEDICATED_FROM_RANKS} ranks on, shared below.", _MULTI),
     "memory_per_rank": _StudyKey(
         _AutoOr(_Number(lo=0.0, lo_open=True)), "auto", "Memory one rank may use, for "
         "ranks_per_point = \"auto\" and the convergence ladder's limit; \"auto\" reads "

@@ -131,15 +131,21 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
     study = build_study(cfg)
     sizes = SizeCache(cfg)
     budget = memory_budget(cfg, local_ranks or ranks)
+    dedicated = use_dedicated_coordinator(cfg, ranks, len(study.tasks))
+    workers = ranks - (1 if dedicated else 0)
     rpp = cfg.study.get("ranks_per_point") if cfg.study.kind != "point" else ranks
     auto = rpp == "auto"
     if auto:
-        rpp = auto_ranks_per_point(study, study.tasks, sizes, ranks, budget)
-    groups = _group_sizes(ranks, rpp, len(study.tasks))
+        rpp = auto_ranks_per_point(study, study.tasks, sizes, workers, budget)
+    groups = _group_sizes(workers, rpp, len(study.tasks))
     lines = [f"study {cfg.study.kind}: {len(study.tasks)} points"]
     lines.append(f"layout on {ranks} ranks: {len(groups)} group(s) of {_sizes_text(groups)} ranks "
                  f"(ranks_per_point {'auto -> ' if auto else ''}{rpp}; memory budget "
-                 f"{budget / 2**20:,.0f} MiB per rank)")
+                 f"{budget / 2**20:,.0f} MiB per rank){'; rank 0 only coordinates' if dedicated else ''}")
+    need = memory_need(study, study.tasks, sizes, min(groups))
+    if need > budget:
+        lines.append(f"WARNING: the largest solve needs ~{need / 2**20:,.0f} MiB per rank on {min(groups)} "
+                     "ranks, more than the budget: use more ranks (or larger ranks_per_point)")
     seen: dict = {}
     for task in study.tasks:
         for req in study.largest_requests(task):
@@ -440,24 +446,27 @@ def run(comm, cfg: RunConfig, input_text: str = "", stop=None) -> int:
     todo = [t for t in study.tasks if t.index in set(public["todo"])]
     sizes = SizeCache(cfg)
     budget = memory_budget(cfg, _ranks_on_node(comm))
+    dedicated = use_dedicated_coordinator(cfg, comm.size, len(todo))
+    workers = comm.size - (1 if dedicated else 0)
     rpp = cfg.study.get("ranks_per_point") if cfg.study.kind != "point" else comm.size
     auto = rpp == "auto"
     if auto:
-        rpp = comm.bcast(auto_ranks_per_point(study, todo, sizes, comm.size, budget) if comm.rank == 0 else None,
+        rpp = comm.bcast(auto_ranks_per_point(study, todo, sizes, workers, budget) if comm.rank == 0 else None,
                          root=0)
-    groups = scheduler.group_sizes(comm.size, rpp, len(todo))
+    groups = scheduler.group_sizes(workers, rpp, len(todo))
     writer = None
     try:
         if comm.rank == 0:
             run_number = results.start_run({"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "n_ranks": comm.size,
                                             "groups": groups, "nesb_hpc_version": __version__}, len(study.tasks))
-            _log_start(cfg, study, plan, groups, rpp, auto, budget)
+            _log_start(cfg, study, public, stored, groups, rpp, auto, budget, dedicated)
             writer = Writer(cfg, study, results, len(todo), len(study.tasks) - len(todo))
         else:
             run_number = None
         run_number = comm.bcast(run_number, root=0)
         work = PointWork(cfg, study, sizes, budget, run_number)
-        outcome = scheduler.run(comm, groups, todo, lambda task: stored.get(task.index, []), work, writer, stop)
+        outcome = scheduler.run(comm, groups, todo, lambda task: stored.get(task.index, []), work, writer, stop,
+                                dedicated)
         code = None
         if comm.rank == 0:
             code = _exit_code(results, outcome, study)
@@ -491,12 +500,23 @@ def _plan(study: Study, state: StoredState | None) -> dict:
     return {"todo": todo, "stored": stored, "skipped": len(finished)}
 
 
-def _log_start(cfg, study, plan, groups, rpp, auto, budget) -> None:
+def _log_start(cfg, study, plan, stored, groups, rpp, auto, budget, dedicated) -> None:
     n = len(study.tasks)
     log.info("study %s: %d points, %d already in %s, %d to do; %d stored solves reused", cfg.study.kind, n,
-             plan["skipped"], plan["path"], len(plan["todo"]), sum(len(v) for v in plan["stored"].values()))
-    log.info("layout: %d group(s) of %s ranks (ranks_per_point %s%d, memory budget %.0f MiB/rank)", len(groups),
-             _sizes_text(groups), "auto -> " if auto else "", rpp, budget / 2**20)
+             plan["skipped"], plan["path"], len(plan["todo"]), sum(len(v) for v in stored.values()))
+    log.info("layout: %d group(s) of %s ranks (ranks_per_point %s%d, memory budget %.0f MiB/rank), rank 0 %s",
+             len(groups), _sizes_text(groups), "auto -> " if auto else "", rpp, budget / 2**20,
+             "coordinates only" if dedicated else "coordinates and solves in group 0")
+
+
+def use_dedicated_coordinator(cfg: RunConfig, world_size: int, n_todo: int) -> bool:
+    """Whether world rank 0 only coordinates ([study] coordinator; never with one rank or one point)."""
+    from .config import DEDICATED_FROM_RANKS
+
+    if cfg.study.kind == "point" or world_size < 2 or n_todo < 2:
+        return False
+    choice = cfg.study.get("coordinator")
+    return choice == "dedicated" or (choice == "auto" and world_size >= DEDICATED_FROM_RANKS)
 
 
 def _exit_code(results: ResultsFile, outcome: dict, study: Study) -> int:

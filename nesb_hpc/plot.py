@@ -5,7 +5,8 @@
                   squares, Redfield / NE-PTRE (if stored) as crosses of the same colour (paper Fig. 1)
   optimize_theta  theta_opt and I_opt vs the axis key (paper Fig. 3); optimum at a bound marked
   rectification   R = |I(T1, T2)| / |I(T2, T1)| vs the axis key, and both currents (paper Fig. 4)
-  convergence     I and its relative change vs depth, one curve per point, with the tolerance
+  convergence     I / I(last rung) and the relative change vs depth, one curve per point,
+                  with the tolerance; points that did not converge drawn open and dashed
 
 Log axes where apt: an axis is logarithmic when its values are positive and span more than a
 decade. Serial, matplotlib's Agg backend; reads the file only (it may be read while a study runs).
@@ -117,7 +118,7 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
     kind = attrs.get("study_kind", "point")
     study = _study_input(attrs)
     good = _good(summary)
-    if good.size == 0:
+    if good.size == 0 and not (kind == "convergence" and summary.size):
         raise PlotError(f"{path} has no finished point with a good status yet")
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     os.makedirs(out_dir, exist_ok=True)
@@ -128,7 +129,7 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
         return []
     axis = _axis(study)
     if kind == "convergence":
-        fig = _plot_convergence(plt, rows, good, study)
+        fig = _plot_convergence(plt, rows, summary, study)
     elif axis is None:
         raise PlotError(f"{path}: the study sweeps nothing, a single point has no curve to plot")
     elif kind == "sweep":
@@ -139,8 +140,9 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
         fig = _plot_rectification(plt, good, study, axis)
     else:
         raise PlotError(f"{path}: unknown study kind {kind!r}")
-    fig.suptitle(f"{os.path.basename(path)}: {kind}, {len(good)} of {attrs.get('n_points', '?')} points",
+    fig.suptitle(f"{os.path.basename(path)}: {kind}, {len(good)} of {attrs.get('n_points', '?')} points good",
                  fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     written = _save(fig, f"{base}-{kind}")
     plt.close(fig)
     return written
@@ -195,7 +197,6 @@ def _plot_optimize(plt, good, study, axis):
     a2.set_ylabel(r"$I_{\rm opt}$")
     if any(label for label, _ in _series(good, study, axis)):
         a1.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -222,31 +223,36 @@ def _plot_rectification(plt, good, study, axis):
     a2.set_ylabel("heat current")
     if _log_apt(np.abs(np.concatenate([good["I_forward"], good["I_reverse"]]))):
         a2.set_yscale("log")
-    fig.tight_layout()
     return fig
 
 
-def _plot_convergence(plt, rows, good, study):
+def _plot_convergence(plt, rows, summary, study):
+    """Every rung of every finished point; a point that did not converge is drawn open/dashed."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.8))
     swept = _swept(study)
     tol = study.get("tolerance", 1e-3)
-    for n, s in enumerate(good):
+    for n, s in enumerate(summary):
         color = f"C{n % 10}"
         mine = rows[(rows["point"] == s["point"]) & (rows["status"] == b"ok")]
         mine = mine[np.argsort(mine["eval"])]
         label = ", ".join(f"{LABELS.get(k, k)} = {_fmt_value(k, float(s[_column(k)]))}" for k in swept) \
             or f"point {int(s['point'])}"
+        status = s["status"].decode()
+        style = dict(color=color, ms=5, ls="-" if status == "converged" else "--",
+                     mfc=color if status == "converged" else "none")
+        if status != "converged":
+            label += f" ({status.replace('_', ' ')})"
         depth, current = mine["depth"], mine["I1"]
-        a1.plot(depth, current, "s-", color=color, ms=5, label=label)
+        if current.size:
+            a1.plot(depth, current / current[-1], marker="s", label=label, **style)
         if current.size > 1:
             change = np.abs(np.diff(current)) / np.abs(current[1:])
-            a2.semilogy(depth[1:], change, "s-", color=color, ms=5, label=label)
+            a2.semilogy(depth[1:], change, marker="s", label=label, **style)
     a2.axhline(tol, color="0.4", ls="--", lw=0.8, label=f"tolerance {tol:g}")
     for ax in (a1, a2):
         ax.set_xlabel("hierarchy depth")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    a1.set_ylabel(r"$I = I_1$")
+    a1.set_ylabel(r"$I(\mathrm{depth}) / I(\mathrm{last\ rung})$")
     a2.set_ylabel("relative change from the previous rung")
     a2.legend(fontsize=7)
-    fig.tight_layout()
     return fig

@@ -1,22 +1,22 @@
 """Groups of ranks that take a study's points as they come; world rank 0 coordinates and writes.
 
 The world communicator is split into groups (``group_sizes``); each group solves one point at a
-time on its own sub-communicator. World rank 0 is both the leader of group 0 and the
-coordinator: it hands out points on request, receives every finished solve and point from the
+time on its own sub-communicator. World rank 0 is the coordinator, and (unless "dedicated")
+also the leader of group 0: it hands out points on request, receives every finished solve and point from the
 other group leaders, and passes them to the one writer (``Sink``). It serves those messages
-whenever its own group is between solves, so a remote group that finishes while rank 0 is in a
-long solve waits for it at most that long; every result is flushed by rank 0 as soon as it is
-received.
+whenever its own group is between solves (the GIL and PETSc leave no way to serve them during
+one), and hides that latency by prefetch: a remote leader asks for its next point as soon as it
+starts one. Every result is flushed by rank 0 as soon as it is received.
 
 Messages (on a duplicate of the world communicator; one tag each way, so they stay ordered):
   leader -> 0   ("request",), ("row", point, row, info), ("done", point, summary),
                 ("abandoned", point, signum), ("stopping", signum)
   0 -> leader   ("task", task, payload), ("stop",), ("notice", signum)
 
-Stopping (a signal on any rank): the ranks of a group agree before every solve (an allreduce of
-the signal numbers on the group, ``GroupControl.check_stop``); a group that stops abandons its
-point (the solves it finished are already written) and tells rank 0, which hands out no more
-points and notifies the busy groups. Every rank leaves ``run`` together.
+Stopping (a signal on any rank): the ranks of a group agree before every point and every solve
+(an allreduce of the signal numbers on the group, ``GroupControl.check_stop``); a group that
+stops abandons its point (the solves it finished are already written) and tells rank 0, which
+hands out no more points and notifies the busy groups. Every rank leaves ``run`` together.
 """
 
 from __future__ import annotations
@@ -93,7 +93,12 @@ class Sink(Protocol):
 
 @dataclass
 class Coordinator:
-    """World rank 0: the queue of points, the requests of remote leaders, the flow of results."""
+    """World rank 0: the queue of points, the requests of remote leaders, the flow of results.
+
+    A remote leader asks for its next point as soon as it starts one (prefetch), so that it
+    rarely waits for rank 0 to come out of a solve; a prefetch is granted only while at least
+    one point per group is left, so the last points still go to whichever group is free.
+    """
 
     ctrl: Any                       # mpi4py communicator (duplicate of the world)
     remote_leaders: list[int]
@@ -102,12 +107,22 @@ class Coordinator:
     sink: Sink
     stop: StopFlag
     stopping: int = 0
-    busy: dict = field(default_factory=dict)        # leader -> point
-    released: set = field(default_factory=set)      # leaders told to stop
+    local_active: bool = True       # rank 0's own group still takes points
+    assigned: dict = field(default_factory=dict)    # remote leader -> its points (running, queued)
+    waiting: list = field(default_factory=list)     # remote leaders with an unanswered request
+    seen: set = field(default_factory=set)          # remote leaders that have asked at least once
+    released: set = field(default_factory=set)      # remote leaders told to stop
     abandoned: list = field(default_factory=list)
     pending_sends: list = field(default_factory=list)
     _rows: list = field(default_factory=list)
     _done: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.assigned = {leader: [] for leader in self.remote_leaders}
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.remote_leaders) + (1 if self.local_active else 0)
 
     def _send(self, obj, dest: int) -> None:
         self.pending_sends.append(self.ctrl.isend(obj, dest=dest, tag=TAG_DOWN))
@@ -115,21 +130,27 @@ class Coordinator:
     def _begin_stop(self, signum: int) -> None:
         if not self.stopping:
             self.stopping = signum
-            for leader in self.busy:
-                if leader != 0:
+            for leader, points in self.assigned.items():
+                if points:
                     self._send(("notice", signum), leader)
 
-    def _hand_out(self, leader: int) -> None:
-        if self.stopping or not self.tasks:
-            self._send(("stop",), leader)
-            self.released.add(leader)
-            return
-        task = self.tasks.popleft()
-        self.busy[leader] = task.index
-        self._send(("task", task, self.payload(task)), leader)
+    def _assign(self) -> None:
+        """Answer the waiting requests: idle groups first; prefetches only while points are plenty."""
+        still = []
+        for leader in sorted(self.waiting, key=lambda L: len(self.assigned[L]) > 0):
+            if self.stopping or not self.tasks:
+                self._send(("stop",), leader)
+                self.released.add(leader)
+            elif not self.assigned[leader] or len(self.tasks) >= self.n_groups:
+                task = self.tasks.popleft()
+                self.assigned[leader].append(task.index)
+                self._send(("task", task, self.payload(task)), leader)
+            else:
+                still.append(leader)
+        self.waiting = still
 
     def service(self) -> None:
-        """Handle every message that has arrived, then flush results to the sink."""
+        """Handle every message that has arrived, answer requests, flush results to the sink."""
         from mpi4py import MPI
 
         status = MPI.Status()
@@ -138,20 +159,22 @@ class Coordinator:
             msg = self.ctrl.recv(source=source, tag=TAG_UP)
             kind = msg[0]
             if kind == "request":
-                self._hand_out(source)
+                self.waiting.append(source)
+                self.seen.add(source)
             elif kind == "row":
                 self._rows.append(msg[1:])
             elif kind == "done":
-                self.busy.pop(source, None)
+                self.assigned[source].remove(msg[1])
                 self._done.append(msg[1:])
             elif kind == "abandoned":
-                self.busy.pop(source, None)
+                self.assigned[source].remove(msg[1])
                 self.abandoned.append(msg[1])
                 self._begin_stop(msg[2])
             elif kind == "stopping":
                 self._begin_stop(msg[1])
         if self.stop.signum:
             self._begin_stop(self.stop.signum)
+        self._assign()
         self.flush()
 
     def flush(self) -> None:
@@ -165,11 +188,16 @@ class Coordinator:
 
     # rank 0's own group
     def next_local(self):
+        """The next point for rank 0's group (("task", task, payload) or ("stop",)). The first
+        call first serves every remote group once, so none waits for rank 0's first solve."""
+        while len(self.seen) < len(self.remote_leaders) and not self.stopping and self.local_active:
+            self.service()
+            time.sleep(POLL_S)
         self.service()
         if self.stopping or not self.tasks:
+            self.local_active = False
             return ("stop",)
         task = self.tasks.popleft()
-        self.busy[0] = task.index
         return ("task", task, self.payload(task))
 
     def local_row(self, point: int, row, info) -> None:
@@ -177,21 +205,20 @@ class Coordinator:
         self.service()
 
     def local_done(self, point: int, summary) -> None:
-        self.busy.pop(0, None)
         self._done.append((point, summary))
         self.service()
 
     def local_abandoned(self, point: int, signum: int) -> None:
-        self.busy.pop(0, None)
         self.abandoned.append(point)
         self._begin_stop(signum)
         self.service()
 
     def finish(self) -> None:
-        """Serve the remote groups until each has been told to stop and has reported its point."""
+        """Serve the remote groups until each has been told to stop and has no point left."""
         from mpi4py import MPI
 
-        while len(self.released) < len(self.remote_leaders) or self.busy:
+        self.local_active = False
+        while len(self.released) < len(self.remote_leaders) or any(self.assigned.values()):
             self.service()
             time.sleep(POLL_S)
         self.service()
@@ -205,7 +232,8 @@ class Coordinator:
 
 
 class GroupControl:
-    """What a group's work function may call: stop checks and the route of results to rank 0."""
+    """What the loop and a group's work function call: the next point, stop checks, and the
+    route of results to rank 0."""
 
     def __init__(self, world_rank: int, group, ctrl, coordinator: Coordinator | None, stop: StopFlag):
         self.world_rank = world_rank
@@ -214,8 +242,11 @@ class GroupControl:
         self.coordinator = coordinator
         self.stop = stop
         self.is_leader = group.rank == 0
+        self.remote_leader = self.is_leader and coordinator is None
         self.notice = 0
         self.announced = False
+        self.outstanding = False            # a request is unanswered
+        self.inbox: collections.deque = collections.deque()
         self.sends: list = []
         self.point = -1
 
@@ -223,11 +254,33 @@ class GroupControl:
         self.sends.append(self.ctrl.isend(obj, dest=0, tag=TAG_UP))
         self.sends = [r for r in self.sends if not r.Test()]
 
-    def _poll_notices(self) -> None:
+    def _drain(self) -> None:
+        """Receive what rank 0 sent: notices (remembered) and answers to requests (queued)."""
         while self.ctrl.Iprobe(source=0, tag=TAG_DOWN):
             msg = self.ctrl.recv(source=0, tag=TAG_DOWN)
-            assert msg[0] == "notice", msg  # only notices can arrive while a point is running
-            self.notice = self.notice or msg[1]
+            if msg[0] == "notice":
+                self.notice = self.notice or msg[1]
+            else:
+                self.inbox.append(msg)
+                self.outstanding = False
+
+    def request(self) -> None:
+        """Ask rank 0 for a point (at most one request unanswered)."""
+        if self.remote_leader and not self.outstanding and not self.inbox:
+            self._isend(("request",))
+            self.outstanding = True
+
+    def next_message(self):
+        """Remote leader: the answer to its request (sending one if none is unanswered)."""
+        self.request()
+        while True:
+            self._drain()
+            if self.inbox:
+                return self.inbox.popleft()
+            if self.stop.signum and not self.announced:
+                self._isend(("stopping", self.stop.signum))
+                self.announced = True
+            time.sleep(POLL_S)
 
     def check_stop(self) -> None:
         """Collective on the group. Raise Interrupted on every rank if any rank must stop."""
@@ -238,7 +291,7 @@ class GroupControl:
             self.coordinator.service()
             local = local or self.coordinator.stopping
         elif self.is_leader:
-            self._poll_notices()
+            self._drain()
             local = local or self.notice
         signum = self.group.allreduce(local, op=MPI.MAX)
         if signum:
@@ -250,20 +303,6 @@ class GroupControl:
             self.coordinator.local_row(self.point, row, info)
         elif self.is_leader:
             self._isend(("row", self.point, row, info))
-
-    # the loop's messages (leader only)
-    def request(self):
-        self._isend(("request",))
-        while True:
-            if self.ctrl.Iprobe(source=0, tag=TAG_DOWN):
-                msg = self.ctrl.recv(source=0, tag=TAG_DOWN)
-                if msg[0] != "notice":
-                    return msg
-                self.notice = self.notice or msg[1]
-            if self.stop.signum and not self.announced:
-                self._isend(("stopping", self.stop.signum))
-                self.announced = True
-            time.sleep(POLL_S)
 
     def done(self, summary) -> None:
         if self.coordinator is not None:
@@ -286,7 +325,8 @@ class GroupControl:
 
 
 def run(world, sizes: list[int], tasks: list, payload: Callable[[Any], Any],
-        work: Callable[[Any, Any, Any, GroupControl], Any], sink: Sink | None, stop: StopFlag) -> dict:
+        work: Callable[[Any, Any, Any, GroupControl], Any], sink: Sink | None, stop: StopFlag,
+        dedicated: bool = False) -> dict:
     """Collective on world. Solve `tasks` in groups of `sizes` ranks; returns on every rank
     {"unfinished": points not finished (never started or abandoned), "signum": the stop signal
     or 0}.
@@ -294,23 +334,30 @@ def run(world, sizes: list[int], tasks: list, payload: Callable[[Any], Any],
     work(group_comm, task, payload, control) -> summary runs one task, collectively on its
     group; it calls control.check_stop() before each solve and control.emit(row, info) after.
     sink (world rank 0 only) receives rows and summaries. payload(task) is evaluated on rank 0.
+    dedicated: rank 0 only coordinates and writes (sizes then cover ranks 1..N-1): results reach
+    the sink the moment a group sends them, at the cost of one rank.
     """
-    if sum(sizes) != world.size:
-        raise ValueError(f"group sizes {sizes} do not add up to {world.size} ranks")
+    offset = 1 if dedicated else 0
+    if sum(sizes) + offset != world.size:
+        raise ValueError(f"group sizes {sizes} (+{offset} coordinator) do not add up to {world.size} ranks")
+    from mpi4py import MPI
+
     ctrl = world.Dup()
-    color = group_of(world.rank, sizes)
+    in_group = world.rank >= offset
+    color = group_of(world.rank - offset, sizes) if in_group else MPI.UNDEFINED
     group = world.Split(color, world.rank)
-    leaders = group_leaders(sizes)
     coordinator = None
     if world.rank == 0:
-        coordinator = Coordinator(ctrl, leaders[1:], collections.deque(tasks), payload, sink, stop)
-    control = GroupControl(world.rank, group, ctrl, coordinator, stop)
+        leaders = [offset + r for r in group_leaders(sizes)]
+        coordinator = Coordinator(ctrl, [L for L in leaders if L != 0], collections.deque(tasks), payload,
+                                  sink, stop, local_active=not dedicated)
+    control = GroupControl(world.rank, group, ctrl, coordinator, stop) if in_group else None
     try:
-        while True:
+        while in_group:
             if coordinator is not None:
                 msg = coordinator.next_local()
             elif control.is_leader:
-                msg = control.request()
+                msg = control.next_message()
             else:
                 msg = None
             msg = group.bcast(msg, root=0)
@@ -318,19 +365,23 @@ def run(world, sizes: list[int], tasks: list, payload: Callable[[Any], Any],
                 break
             _, task, data = msg
             control.point = task.index
+            control.request()  # prefetch the next point while this one runs
             try:
+                control.check_stop()  # a stop before the point starts abandons it
                 summary = work(group, task, data, control)
             except Interrupted as exc:
                 control.abandoned(exc.signum)
-                continue  # the next request is answered with "stop"
+                continue  # the queued answer, or the next request, ends the loop with "stop"
             control.done(summary)
         if coordinator is not None:
             coordinator.finish()
-        control.close()
+        if control is not None:
+            control.close()
         outcome = None
         if coordinator is not None:
             outcome = {"unfinished": coordinator.unfinished, "signum": coordinator.stopping}
         return world.bcast(outcome, root=0)
     finally:
-        group.Free()
+        if group != MPI.COMM_NULL:
+            group.Free()
         ctrl.Free()
