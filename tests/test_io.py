@@ -1,0 +1,98 @@
+"""io.py: the restartable HDF5 file (atomic writes, summaries replaced in place, the lock) and the
+messages that name what differs between a file and an input."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from nesb_hpc.io import (FORMAT, IncompatibleFile, OutputLock, ResultsFile, candidate_paths, compat_difference,
+                         empty_row, read_attrs, read_results, read_summary)
+
+SUMMARY = np.dtype([("point", "i8"), ("key", "S16"), ("status", "S16"), ("I1", "f8")])
+
+
+def _summary(point, I1, status="ok"):
+    s = np.zeros((), SUMMARY)
+    s["point"], s["key"], s["status"], s["I1"] = point, f"k{point}", status, I1
+    return s[()]
+
+
+def _row(point, ev, I1):
+    row = empty_row()
+    row["point"], row["eval"], row["I1"] = point, ev, I1
+    return row[()]
+
+
+def test_create_write_load(tmp_path):
+    path = str(tmp_path / "sub" / "r.h5")
+    f = ResultsFile.create(path, {"study_kind": "sweep", "compat": json.dumps({"a": 1})}, SUMMARY)
+    assert os.path.exists(path) and not os.path.exists(path + ".tmp")
+    assert f.start_run({"n_ranks": 2}, 5) == 1 and f.start_run({"n_ranks": 3}, 5) == 2
+    f.write([_row(0, 0, 1.0), _row(0, 1, 2.0)], ["{}", '{"x": 1}'], [])
+    f.write([_row(1, 0, 3.0)], ["{}"], [_summary(0, 2.0), _summary(1, 3.0)])
+    state = ResultsFile.load(path)
+    assert state.attrs["format"] == FORMAT and state.compat == {"a": 1} and state.attrs["n_points"] == 5
+    assert [r["I1"] for r in state.rows] == [1.0, 2.0, 3.0] and state.infos[1] == '{"x": 1}'
+    assert list(state.summary["point"]) == [0, 1]
+    assert [run["n_ranks"] for run in json.loads(read_attrs(path)["runs"])] == [2, 3]
+    assert read_results(path).shape == (3,) and read_summary(path).shape == (2,)
+
+
+def test_a_summary_of_a_continued_point_replaces_its_row(tmp_path):
+    path = str(tmp_path / "r.h5")
+    f = ResultsFile.create(path, {}, SUMMARY)
+    f.write([], [], [_summary(0, 1.0, "time_limit"), _summary(1, 5.0)])
+    f.write([], [], [_summary(0, 2.0, "converged")])
+    s = read_summary(path)
+    assert list(s["point"]) == [0, 1] and s["I1"][0] == 2.0 and s["status"][0] == b"converged"
+
+
+def test_every_write_replaces_the_file_whole(tmp_path, monkeypatch):
+    """A write that dies half-way leaves the previous file intact (and no .tmp)."""
+    path = str(tmp_path / "r.h5")
+    f = ResultsFile.create(path, {}, SUMMARY)
+    f.write([_row(0, 0, 1.0)], ["{}"], [_summary(0, 1.0)])
+    inode = os.stat(path).st_ino
+    f.write([_row(1, 0, 2.0)], ["{}"], [])
+    assert os.stat(path).st_ino != inode  # renamed into place, never modified in place
+
+    def dying_update(f_h5):
+        f_h5["results"].resize((10,))
+        raise KeyboardInterrupt("killed while writing")
+
+    with pytest.raises(KeyboardInterrupt):
+        f._rewrite(dying_update)
+    assert not os.path.exists(path + ".tmp")
+    assert read_results(path).shape == (2,)
+    with h5py.File(path, "r") as h5:
+        assert h5["results_info"].shape == (2,)
+
+
+def test_lock_is_exclusive_and_released(tmp_path):
+    path = str(tmp_path / "r.h5")
+    lock = OutputLock(path).acquire()
+    assert lock.held
+    with pytest.raises(IncompatibleFile, match="another nesb_hpc job is writing"):
+        OutputLock(path).acquire()
+    lock.release()
+    assert not os.path.exists(path + ".lock")
+    OutputLock(path).acquire().release()
+
+
+def test_compat_difference_names_the_key():
+    a = {"bath": {"n_bose": 2, "s": 3}, "hierarchy": {"depth": 3}, "study": {"kind": "sweep"}}
+    assert compat_difference(a, json.loads(json.dumps(a))) is None
+    b = {"bath": {"n_bose": 3, "s": 3}, "hierarchy": {"depth": 3}, "study": {"kind": "sweep"}}
+    assert compat_difference(a, b) == "[bath] n_bose is 2 in the file, 3 in the input"
+    assert compat_difference({"study": {"kind": "sweep"}}, {"study": {"kind": "point"}}) == \
+        '[study] kind is "sweep" in the file, "point" in the input'
+
+
+def test_candidate_paths():
+    it = candidate_paths("out/a.h5")
+    assert [next(it) for _ in range(3)] == ["out/a.h5", "out/a-2.h5", "out/a-3.h5"]
