@@ -165,8 +165,13 @@ def impose_steady_state_conditions(rows: BlockRows, pauli: PauliBlocks) -> Block
     """Make L y = 0 a non-singular system L' y = e_0 (physics.md section 5).
 
     Row 0 (d/dt Tr rho_00) is identically zero: it becomes the condition y_0[0] = Tr rho_00 = 1.
-    If q . sigma is conserved (pauli.conserved_direction), one of the rows of ADO 0 along q is
-    linearly dependent; it becomes q . y_0[1:] = 0 (the current does not depend on this choice).
+
+    If q . sigma commutes with H_S and every V_b (pauli.conserved_direction: Delta = 0 with
+    parallel couplings), H_S = 0 and every coupling is q . sigma, so the populations in the q basis
+    are frozen, and for baths with Int_0^inf C^R dt = 0 (any s > 1, the paper's s = 3) the
+    coherences in the q basis are too: the steady state is not unique. Then all three Bloch rows of
+    rho_00 become y_0[1:] = 0, i.e. rho_00 = 1/2 (the current does not depend on this choice; for
+    baths that do relax the q-basis coherences it is the unique steady state anyway).
     Returns new rows (only rank 0, which owns ADO 0, changes anything).
     """
     if rows.lo != 0 or rows.hi == 0:
@@ -177,11 +182,9 @@ def impose_steady_state_conditions(rows: BlockRows, pauli: PauliBlocks) -> Block
     if np.max(np.abs(values[start:end, 0, :])) > 0:
         raise AssertionError("the trace row of rho_00 is not zero: the Liouvillian is wrong")
     values[diag, 0, :] = [1.0, 0.0, 0.0, 0.0]
-    q = pauli.conserved_direction()
-    if q is not None:
-        mu = 1 + int(np.argmax(np.abs(q)))
-        values[start:end, mu, :] = 0.0
-        values[diag, mu, 1:] = q
+    if pauli.conserved_direction() is not None:
+        values[start:end, 1:, :] = 0.0
+        values[diag, 1:, 1:] = np.eye(3)
     return BlockRows(rows.lo, rows.hi, rows.indptr, rows.cols, values)
 
 

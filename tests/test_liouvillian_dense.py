@@ -541,12 +541,6 @@ def test_degenerate_drude_lorentz_control():
     assert s[-1] >= 1e-4 * s[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (latent): impose_steady_state_conditions promises a non-singular system, but at Delta = 0 "
-    "with parallel couplings and a super-Ohmic bath (the paper's s = 3) the sx-basis coherences are "
-    "stationary too: PauliBlocks.conserved_direction only sees the populations, so the imposed real "
-    "matrix keeps a 2-dimensional null space (cond ~4e17). Currents are unaffected (the null "
-    "directions have no sx component); rho_00's sy/sz are fixed only by the solver's luck."))
 def test_degenerate_imposed_system_is_nonsingular():
     baths = rational_baths(**DEGENERATE)
     modes, hier, pauli, ref = _degenerate(baths)
@@ -554,8 +548,9 @@ def test_degenerate_imposed_system_is_nonsingular():
     for dec in baths:
         integral = -dec.real.a @ np.linalg.solve(dec.real.eta, dec.real.phi0)
         assert abs(integral) <= 1e-13 * np.sum(np.abs(dec.real.a))
-    # ... so the package's imposed matrix (2 conditions) is still singular: its two smallest
-    # singular values are ~1e-17 * s_max (measured 1.6e-16, 4e-17 for s_max = 15.5); a
-    # non-singular system has s_min >= 1e-4 s_max here (Drude-Lorentz control: 1.7e-2)
+    # ... so the q-basis coherences are stationary too (a 4-dimensional null space of L); with
+    # only the trace and q fixed the imposed matrix kept two null directions (s_min ~ 1e-17 s_max,
+    # found by this test); with all of rho_00's Bloch vector pinned it must be non-singular:
+    # s_min >= 1e-4 s_max (Drude-Lorentz control: 1.7e-2)
     s = np.linalg.svd(_imposed_dense(hier, modes, pauli), compute_uv=False)
     assert s[-1] >= 1e-4 * s[0], s[-3:]
