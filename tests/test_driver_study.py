@@ -1,0 +1,208 @@
+"""driver.run on the world communicator (collective tests: `make test` runs them on 1 rank, then on 2):
+each study kind end to end with tiny hierarchies, the physics of optimize_theta, failing points,
+resumption, refusal of a changed input, analytic columns. Subprocess runs on 1-3 ranks, kills and
+restarts are in test_restart.py."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from nesb_hpc.config import parse_config
+from nesb_hpc.io import IncompatibleFile, read_attrs, read_results, read_summary
+
+pytestmark = pytest.mark.mpi
+
+BASE = {"model": {"delta": 0.1, "theta": "pi/4", "alpha": 0.01, "T1": 1.0, "T2": 0.9},
+        "bath": {"n_bose": 1, "tolerance": 1e-2},
+        "hierarchy": {"depth": 3}}
+
+
+def _world():
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
+
+
+def _path(tmp_path, name):
+    """One file for every rank: rank 0's temporary directory."""
+    return _world().bcast(str(tmp_path / name), root=0)
+
+
+def _cfg(path, study, **tables):
+    data = {k: dict(v) for k, v in BASE.items()}
+    for table, values in tables.items():
+        data.setdefault(table, {}).update(values)
+        data[table] = {k: v for k, v in data[table].items() if v is not None}  # None removes a key
+    data["study"] = study
+    data["output"] = {"path": path, **tables.get("output", {})}
+    return parse_config(data)
+
+
+def _run(cfg):
+    from nesb_hpc.driver import run
+
+    return run(_world(), cfg, "# test input")
+
+
+def _read(path):
+    """(summary sorted by point, results) read on rank 0 and shared."""
+    world = _world()
+    data = None
+    if world.rank == 0:
+        s = read_summary(path)
+        data = (s[np.argsort(s["point"])], read_results(path), read_attrs(path))
+    return world.bcast(data, root=0)
+
+
+def _direct(model, depth, n_bose=1):
+    """The same point solved directly on the world communicator."""
+    from nesb_hpc.bath import RationalCutoff, exact_decomposition
+    from nesb_hpc.driver import coupling_vectors
+    from nesb_hpc.point import HierarchySpec, solve_point
+    from nesb_hpc.steady_state import SolverSettings
+
+    baths = [exact_decomposition(RationalCutoff(alpha=a).rational(), T, "pade", n_bose)
+             for a, T in ((model.alpha1, model.T1), (model.alpha2, model.T2))]
+    return solve_point(_world(), baths, coupling_vectors(model), model.delta, HierarchySpec(depth),
+                       SolverSettings()).I1
+
+
+def test_sweep_end_to_end_then_resume(tmp_path):
+    path = _path(tmp_path, "sweep.h5")
+    cfg = _cfg(path, {"kind": "sweep", "alpha": [0.01, 0.1], "theta": [0, "pi/4"], "ranks_per_point": 1})
+    assert _run(cfg) == 0
+    s, rows, attrs = _read(path)
+    assert list(s["point"]) == [0, 1, 2, 3] and set(s["status"]) == {b"ok"}
+    assert sorted(rows["point"]) == [0, 1, 2, 3] and set(rows["run"]) == {1} and set(rows["eval"]) == {0}
+    assert set(rows["role"]) == {b"point"} and set(rows["ranks"]) == {1 if _world().size > 1 else 1}
+    from nesb_hpc.study import build_study
+
+    tasks = build_study(cfg).tasks
+    for task, summary in zip(tasks, s):
+        assert summary["key"].decode() == task.key
+        assert (summary["alpha1"], summary["theta"]) == (task.model.alpha1, task.model.theta)
+        assert summary["I1"] == pytest.approx(_direct(task.model, 3), rel=1e-9)
+    assert json.loads(attrs["input_normalised"])["study"]["alpha"] == [0.01, 0.1]
+    # the same input again: nothing is solved, the run is recorded
+    assert _run(cfg) == 0
+    s2, rows2, attrs2 = _read(path)
+    assert rows2.tobytes() == rows.tobytes() and s2.tobytes() == s.tobytes()  # bit for bit
+    assert len(json.loads(attrs2["runs"])) == 2
+
+
+def test_changed_input_is_refused_or_goes_to_a_new_file(tmp_path):
+    path = _path(tmp_path, "r.h5")
+    study = {"kind": "sweep", "alpha": [0.01, 0.02], "ranks_per_point": 1}
+    assert _run(_cfg(path, study)) == 0
+    with pytest.raises(IncompatibleFile, match=r"point 1 was computed for another input \(alpha1 = 0.02 in the file"):
+        _run(_cfg(path, {**study, "alpha": [0.01, 0.03]}))
+    with pytest.raises(IncompatibleFile, match=r"\[hierarchy\] depth is 3 in the file, 2 in the input"):
+        _run(_cfg(path, study, hierarchy={"depth": 2}))
+    # a new file, then the same changed input resumes that file (a resubmitted job)
+    changed = _cfg(path, {**study, "alpha": [0.01, 0.03], "if_incompatible": "new_file"})
+    assert _run(changed) == 0 and _run(changed) == 0
+    other = path[:-3] + "-2.h5"
+    s, rows, attrs = _read(other)
+    assert list(s["alpha1"]) == [0.01, 0.03] and len(rows) == 2 and len(json.loads(attrs["runs"])) == 2
+    assert not os.path.exists(path[:-3] + "-3.h5")
+    # a layout change is not a different input: more ranks per point resume the same file
+    assert _run(_cfg(path, {**study, "ranks_per_point": 2, "coordinator": "shared"})) == 0
+    # overwrite starts afresh
+    assert _run(_cfg(path, {**study, "alpha": [0.5]}, output={"overwrite": True})) == 0
+    assert list(_read(path)[0]["alpha1"]) == [0.5]
+
+
+def test_failing_points_are_recorded_and_the_study_goes_on(tmp_path):
+    path = _path(tmp_path, "fail.h5")
+    cfg = _cfg(path, {"kind": "sweep", "alpha": [0.01, 0.1, 0.3], "ranks_per_point": 1},
+               solver={"method": "iterative", "max_it": 1})
+    assert _run(cfg) == 3
+    s, rows, _ = _read(path)
+    assert len(s) == 3 and set(s["status"]) == {b"failed"}
+    assert all(r.startswith(b"DIVERGED") for r in s["reason"])
+    assert set(rows["status"]) == {b"failed"} and np.all(np.isnan(s["I1"]))
+
+
+def test_optimize_theta_physics_weak_coupling_gives_pi_half_and_alpha_squared_regime_zero(tmp_path):
+    """Delta = 0.1: at alpha = 1e-3 the O(alpha) golden rule (~ sin^2 theta) wins, theta_opt = pi/2;
+    at alpha = 0.05, 0.2 the O(alpha^2) path through V2 = sz wins, theta_opt = 0. Direct scans at
+    depth 3 and 4 (9 thetas) agree: I grows monotonically with theta at 1e-3 and falls at 0.05, 0.2."""
+    path = _path(tmp_path, "opt.h5")
+    cfg = _cfg(path, {"kind": "optimize_theta", "alpha": [1e-3, 0.05, 0.2], "xtol": 0.01, "ranks_per_point": 1})
+    assert _run(cfg) == 0
+    s, rows, _ = _read(path)
+    assert list(s["at_bound"]) == [b"upper", b"lower", b"lower"]
+    assert list(s["theta_opt"]) == [math.pi / 2, 0.0, 0.0]
+    for summary in s:
+        mine = rows[rows["point"] == summary["point"]]
+        assert len(mine) == summary["n_evals"] == summary["n_solves"]  # every evaluation kept
+        assert summary["I_opt"] == mine["I1"].max()
+        assert mine["theta"].min() == 0.0 and mine["theta"].max() == math.pi / 2
+        assert len(set(mine["theta"])) == len(mine)
+
+
+def test_convergence_stops_at_the_tolerance(tmp_path):
+    path = _path(tmp_path, "conv.h5")
+    cfg = _cfg(path, {"kind": "convergence", "alpha": [0.05], "depths": [2, 3, 4, 5, 6], "tolerance": 1e-3})
+    assert _run(cfg) == 0
+    s, rows, _ = _read(path)
+    (summary,) = s
+    assert summary["status"] == b"converged" and summary["depth"] == 4 and summary["n_rungs"] == 3
+    rungs = rows[np.argsort(rows["eval"])]
+    assert list(rungs["depth"]) == [2, 3, 4] and set(rungs["role"]) == {b"rung"}
+    assert summary["I"] == rungs["I1"][-1] == pytest.approx(_direct(cfg.replace_model(alpha=0.05).model, 4), rel=1e-9)
+    assert summary["error"] == abs(rungs["I1"][-1] - rungs["I1"][-2])
+    assert summary["rel_error"] < 1e-3 < abs(rungs["I1"][1] - rungs["I1"][0]) / abs(rungs["I1"][1])
+
+
+def test_convergence_stopped_by_a_limit_is_continued_from_its_stored_rungs(tmp_path):
+    path = _path(tmp_path, "limit.h5")
+    study = {"kind": "convergence", "alpha": [0.05], "depths": [2, 3, 4], "tolerance": 1e-6, "time_limit": 1e-9}
+    assert _run(_cfg(path, study)) == 3
+    s, rows, _ = _read(path)
+    assert s["status"][0] == b"time_limit" and list(rows["depth"]) == [2]
+    assert _run(_cfg(path, {**study, "time_limit": 0})) == 3  # continues; 1e-6 is not reached by depth 4
+    s, rows, _ = _read(path)
+    assert len(s) == 1 and s["status"][0] == b"not_converged" and s["n_rungs"][0] == 3
+    assert list(rows["depth"]) == [2, 3, 4] and list(rows["run"]) == [1, 2, 2]
+
+
+def test_rectification_ratio(tmp_path):
+    path = _path(tmp_path, "rect.h5")
+    cfg = _cfg(path, {"kind": "rectification", "alpha2": [0.01, 0.1], "ranks_per_point": 1},
+               model={"T1": 2.0, "T2": 1.0, "alpha1": 0.05, "alpha": None}, hierarchy={"depth": 2})
+    assert _run(cfg) == 0
+    s, rows, _ = _read(path)
+    for summary in s:
+        mine = rows[rows["point"] == summary["point"]]
+        forward, reverse = mine[mine["role"] == b"forward"][0], mine[mine["role"] == b"reverse"][0]
+        assert (forward["T1"], forward["T2"], reverse["T1"], reverse["T2"]) == (2.0, 1.0, 1.0, 2.0)
+        assert summary["ratio"] == abs(forward["I1"]) / abs(reverse["I1"])
+        assert forward["I1"] > 0 > reverse["I1"]
+    assert s["ratio"][0] != pytest.approx(1.0, abs=1e-3)  # asymmetric coupling rectifies
+
+
+def test_analytic_columns_beside_the_heom(tmp_path):
+    from nesb_hpc.analytic import ne_ptre_current, redfield_current
+    from nesb_hpc.bath import RationalCutoff
+
+    path = _path(tmp_path, "analytic.h5")
+    cfg = _cfg(path, {"kind": "sweep", "alpha": [1e-3], "theta": [0, "pi/2"], "analytic": ["redfield", "ne-ptre"],
+                      "ranks_per_point": 1})
+    assert _run(cfg) == 0
+    s, rows, _ = _read(path)
+    J = RationalCutoff(alpha=1e-3)
+    ptre = ne_ptre_current(0.1, 1.0, 0.9, J, J).I
+    red = redfield_current(0.1, 1.0, 0.9, J, J, (1, 0, 0), (1, 0, 0)).I1
+    theta0, theta90 = s
+    assert theta0["I_ptre"] == pytest.approx(ptre, rel=1e-12) and abs(theta0["I_redfield"]) < 1e-6 * ptre
+    assert math.isnan(theta90["I_ptre"]) and theta90["I_redfield"] == pytest.approx(red, rel=1e-12)
+    assert theta0["I1"] == pytest.approx(ptre, rel=0.03)       # HEOM vs NE-PTRE at theta = 0
+    assert theta90["I1"] == pytest.approx(red, rel=0.05)       # HEOM vs Redfield at theta = pi/2
+    rows = rows[np.argsort(rows["point"])]
+    assert np.array_equal(rows["I_ptre"], s["I_ptre"], equal_nan=True)
