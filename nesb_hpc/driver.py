@@ -130,7 +130,8 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
     the group size that would be used, and the layout (pure; no MPI)."""
     study = build_study(cfg)
     sizes = SizeCache(cfg)
-    budget = memory_budget(cfg, local_ranks or ranks)
+    # planning for another machine: "auto" memory is this machine's per core unless SLURM says more
+    budget = memory_budget(cfg, local_ranks or min(ranks, os.cpu_count() or 1))
     dedicated = use_dedicated_coordinator(cfg, ranks, len(study.tasks))
     workers = ranks - (1 if dedicated else 0)
     rpp = cfg.study.get("ranks_per_point") if cfg.study.kind != "point" else ranks
@@ -139,9 +140,11 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
         rpp = auto_ranks_per_point(study, study.tasks, sizes, workers, budget)
     groups = _group_sizes(workers, rpp, len(study.tasks))
     lines = [f"study {cfg.study.kind}: {len(study.tasks)} points"]
+    source = "[study] memory_per_rank" if cfg.study.kind != "point" and cfg.study.get("memory_per_rank") != "auto" \
+        else "detected here; set [study] memory_per_rank for another machine"
     lines.append(f"layout on {ranks} ranks: {len(groups)} group(s) of {_sizes_text(groups)} ranks "
                  f"(ranks_per_point {'auto -> ' if auto else ''}{rpp}; memory budget "
-                 f"{budget / 2**20:,.0f} MiB per rank){'; rank 0 only coordinates' if dedicated else ''}")
+                 f"{budget / 2**20:,.0f} MiB per rank, {source}){'; rank 0 only coordinates' if dedicated else ''}")
     need = memory_need(study, study.tasks, sizes, min(groups))
     if need > budget:
         lines.append(f"WARNING: the largest solve needs ~{need / 2**20:,.0f} MiB per rank on {min(groups)} "
@@ -523,7 +526,7 @@ def _exit_code(results: ResultsFile, outcome: dict, study: Study) -> int:
     from .io import read_summary
 
     if outcome["unfinished"] and outcome["signum"]:
-        log.warning("stopped by signal %d with %d points unfinished: every finished solve and point is in %s; "
+        log.warning("stopped by signal %d with %d point(s) unfinished: every finished solve and point is in %s; "
                     "run the same command again to resume", outcome["signum"], outcome["unfinished"], results.path)
         return 128 + outcome["signum"]
     summary = read_summary(results.path)

@@ -287,6 +287,11 @@ class OptimizeTheta(Study):
     EXTRA_COLUMNS = [("theta_opt", "f8"), ("I_opt", "f8"), ("xtol", "f8"), ("at_bound", "S8"),
                      ("n_evals", "i4")]
 
+    def largest_requests(self, task):
+        # a theta inside the bounds: both couplings have sz and sx parts (most nonzeros)
+        lo, hi = self.cfg.study.get("theta_bounds")
+        return [self.request(dataclasses.replace(task.model, theta=(lo + hi) / 2), "scan")]
+
     def run_task(self, task, evaluate, ctx):
         lo, hi = self.cfg.study.get("theta_bounds")
         xtol, n_grid = self.cfg.study.get("xtol"), self.cfg.study.get("n_grid")
