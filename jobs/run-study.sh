@@ -10,7 +10,7 @@
 # script submits the same job again (after this one ends), and the new job resumes the results
 # file: finished points are skipped, stored solves reused. Choose T longer than the longest solve.
 #
-# Environment: NESB_LAUNCH (default "srun"; e.g. "mpirun"), NESB_PYTHON (default "python"),
+# Environment: NESB_LAUNCH (default "srun"; e.g. "mpirun"; "" for none), NESB_PYTHON (default "python"),
 # NESB_MAX_ATTEMPTS (default 10), NESB_SCRIPT (the sbatch script to resubmit, if scontrol cannot
 # tell), NESB_ATTEMPT (set by the resubmission).
 set -uo pipefail
@@ -24,7 +24,7 @@ resubmit_args=("$@")
 
 attempt=${NESB_ATTEMPT:-1}
 max_attempts=${NESB_MAX_ATTEMPTS:-10}
-launch=${NESB_LAUNCH:-srun}
+launch=${NESB_LAUNCH-srun}   # set but empty: no launcher (one process)
 python=${NESB_PYTHON:-python}
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1   # the ranks are the parallelism
 

@@ -392,6 +392,8 @@ def open_output(cfg: RunConfig, study: Study, input_text: str, meta: dict):
         lock = OutputLock(path).acquire()
         try:
             if cfg.output.overwrite and path == cfg.output.path or not os.path.exists(path):
+                if os.path.exists(path):
+                    log.warning("replacing %s ([output] overwrite = true): its results are lost", path)
                 return _create(path, cfg, study, input_text, meta), None, lock
             try:
                 state = ResultsFile.load(path)
