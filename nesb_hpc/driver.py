@@ -18,6 +18,7 @@ number if a signal stopped the study before it finished (re-run the same command
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -26,15 +27,17 @@ import time
 
 import numpy as np
 
-from . import __version__
+from . import __version__, scheduler
 from .bath import decompose_baths, decomposition_error, spectral_densities
 from .config import RunConfig
-from .io import IncompatibleFile, OutputLock, ResultsFile, StoredState, candidate_paths, compat_difference, empty_row, input_digest
+from .io import (IncompatibleFile, OutputLock, ResultsFile, StoredState, candidate_paths, compat_difference,
+                 empty_row, input_digest, read_summary)
 from .pauli import bloch_vector
 from .point import HierarchySpec, PointResult, solve_point
 from .sizing import BASELINE_BYTES
 from .steady_state import SolverSettings, choose_method
-from .study import GOOD_STATUSES, MODEL_COLUMNS, RETRY_STATUSES, Request, Study, analytic_currents, build_study, row_key, size_of
+from .study import (GOOD_STATUSES, MODEL_COLUMNS, RETRY_STATUSES, Request, Study, analytic_currents, build_study,
+                    row_key, size_of)
 
 log = logging.getLogger("nesb_hpc")
 
@@ -138,7 +141,7 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
     auto = rpp == "auto"
     if auto:
         rpp = auto_ranks_per_point(study, study.tasks, sizes, workers, budget)
-    groups = _group_sizes(workers, rpp, len(study.tasks))
+    groups = scheduler.group_sizes(workers, rpp, len(study.tasks))
     lines = [f"study {cfg.study.kind}: {len(study.tasks)} points"]
     source = "[study] memory_per_rank" if cfg.study.kind != "point" and cfg.study.get("memory_per_rank") != "auto" \
         else "detected here; set [study] memory_per_rank for another machine"
@@ -167,12 +170,6 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
             lines.append(f"  depth {depth}, n_bose {n_bose}: {s.n_ados:,} ADOs, {s.nonzeros:,} nonzeros, "
                          f"~{request_memory(s) / 2**20:,.0f} MiB/rank")
     return "\n".join(lines)
-
-
-def _group_sizes(world_size: int, rpp: int, n_points: int) -> list[int]:
-    from .scheduler import group_sizes
-
-    return group_sizes(world_size, rpp, n_points)
 
 
 def _sizes_text(sizes: list[int]) -> str:
@@ -280,7 +277,7 @@ class PointWork:
         cache = {row_key(row): row for row, _ in stored}
         settings = solver_settings(cfg)
         theories = cfg.study.get("analytic")
-        counter = iter(range(10**9))
+        counter = itertools.count()
         work = self
 
         class Context:
@@ -302,7 +299,9 @@ class PointWork:
             if stored_row is not None:
                 return stored_row
             control.check_stop()
-            bath = cfg.bath if request.n_bose == cfg.bath.n_bose else dataclasses.replace(cfg.bath, n_bose=request.n_bose)
+            bath = cfg.bath
+            if request.n_bose != bath.n_bose:
+                bath = dataclasses.replace(bath, n_bose=request.n_bose)
             m = request.model
             spec = HierarchySpec(request.depth, cfg.hierarchy.rescale, cfg.solver.matrix_type)
             res = solve_point(group, decompose_baths(m, bath), coupling_vectors(m), m.delta, spec, settings)
@@ -431,9 +430,9 @@ def _create(path, cfg, study, input_text, meta) -> ResultsFile:
 
 def run(comm, cfg: RunConfig, input_text: str = "", stop=None) -> int:
     """Collective. Solve every unfinished point of the study and write it; returns the exit code
-    (0 all points good, 3 some failed or did not converge, 128 + signum if stopped by a signal)."""
-    from . import scheduler
+    (0 all points good, 3 some failed or did not converge, 128 + signum if stopped by a signal).
 
+    stop: a scheduler.StopFlag that signal handlers set (__main__); none by default."""
     stop = stop or scheduler.StopFlag()
     study = build_study(cfg)
     results = lock = None
@@ -525,8 +524,6 @@ def use_dedicated_coordinator(cfg: RunConfig, world_size: int, n_todo: int) -> b
 
 
 def _exit_code(results: ResultsFile, outcome: dict, study: Study) -> int:
-    from .io import read_summary
-
     if outcome["unfinished"] and outcome["signum"]:
         log.warning("stopped by signal %d with %d point(s) unfinished: every finished solve and point is in %s; "
                     "run the same command again to resume", outcome["signum"], outcome["unfinished"], results.path)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -67,7 +65,7 @@ def test_run_study_passes_the_signal_on_and_resubmits(tmp_path):
     bin_dir.mkdir()
     (bin_dir / "fakepython").write_text(FAKE_PYTHON)
     (bin_dir / "sbatch").write_text(f'#!/bin/bash\necho "$@" >> {tmp_path}/sbatch.calls\necho 4242\n')
-    (bin_dir / "scontrol").write_text('#!/bin/bash\necho "JobId=$3 JobName=x Command=/site/jobs/study.sbatch WorkDir=/x"\n')
+    (bin_dir / "scontrol").write_text('#!/bin/bash\necho "JobId=$3 Command=/site/jobs/study.sbatch WorkDir=/x"\n')
     for f in bin_dir.iterdir():
         f.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "1234", "NESB_LAUNCH": "",

@@ -183,8 +183,8 @@ def test_optimize_theta_maximises_the_magnitude_when_bath_2_is_hotter():
 
 def test_optimize_theta_failed_evaluation_is_recorded():
     study = build_study(_cfg({"kind": "optimize_theta"}))
-    s = study.run_task(study.tasks[0], Recorder(lambda r: 1.0, status=lambda r: "failed" if r.model.theta > 1 else "ok"),
-                       Context())
+    evaluate = Recorder(lambda r: 1.0, status=lambda r: "failed" if r.model.theta > 1 else "ok")
+    s = study.run_task(study.tasks[0], evaluate, Context())
     assert s["status"] == b"failed" and b"DIVERGED_ITS" in s["reason"] and s["n_solves"] == 4
 
 
