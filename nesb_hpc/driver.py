@@ -392,7 +392,7 @@ def open_output(cfg: RunConfig, study: Study, input_text: str, meta: dict):
         try:
             if cfg.output.overwrite and path == cfg.output.path or not os.path.exists(path):
                 if os.path.exists(path):
-                    log.warning("replacing %s ([output] overwrite = true): its results are lost", path)
+                    log.info("replacing %s ([output] overwrite = true)", path)
                 return _create(path, cfg, study, input_text, meta), None, lock
             try:
                 state = ResultsFile.load(path)
