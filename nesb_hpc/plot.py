@@ -219,6 +219,8 @@ def _plot_rectification(plt, good, study, axis):
         ax.set_xlabel(LABELS.get(axis, axis))
         ax.legend(fontsize=7)
     a1.axhline(1.0, color="0.6", lw=0.8)
+    if _log_apt(good["ratio"]):
+        a1.set_yscale("log")
     a1.set_ylabel(r"$R = |I(T_1, T_2)| / |I(T_2, T_1)|$")
     a2.set_ylabel("heat current")
     if _log_apt(np.abs(np.concatenate([good["I_forward"], good["I_reverse"]]))):
