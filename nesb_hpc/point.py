@@ -16,7 +16,8 @@ from petsc4py import PETSc
 from .assembly import BS, ado_ownership, assemble_matrix, vector_from_local
 from .bath.decomposition import BathDecomposition
 from .hierarchy import TierOrderedHierarchy
-from .liouvillian import HierarchyModes, build_block_rows, impose_steady_state_conditions, rhs_first_entry
+from .liouvillian import (HierarchyModes, build_block_rows, impose_steady_state_conditions, reverse_numbering,
+                          steady_state_rhs)
 from .observables import SteadyStateObservables, observable_indices, steady_state_observables
 from .pauli import PauliBlocks
 from .steady_state import SolverSettings, SolveReport, choose_method, solve_linear, solve_null_vector
@@ -87,12 +88,17 @@ def solve_point(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarr
     hier = TierOrderedHierarchy(modes.size, hierarchy.depth)
     pauli = PauliBlocks.build(delta, coupling_vectors)
     bounds = ado_ownership(hier, modes, pauli, comm.size)
-    lo, hi = int(bounds[comm.rank]), int(bounds[comm.rank + 1])
+    # the matrix numbers ADOs from the top tier down (liouvillian.reverse_numbering), so PETSc
+    # process p holds the ADO range of part size - 1 - p
+    part = comm.size - 1 - comm.rank
+    lo, hi = int(bounds[part]), int(bounds[part + 1])
     method = choose_method(settings.method, BS * hier.size)
 
     rows = build_block_rows(hier, modes, pauli, lo, hi)
     if method != "slepc":
         rows = impose_steady_state_conditions(rows, pauli)
+    rows = reverse_numbering(rows, hier.size)
+    rhs = steady_state_rhs(rows, hier.size)
     t_rows = time.perf_counter()
     A, info = assemble_matrix(comm, rows, hier.size, hierarchy.matrix_type)
     del rows
@@ -104,12 +110,14 @@ def solve_point(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarr
     if method == "slepc":
         x, report = solve_null_vector(A, settings)
     else:
-        b = vector_from_local(comm, rhs_first_entry(BS * (hi - lo), lo == 0), BS * hier.size)
+        b = vector_from_local(comm, rhs, BS * hier.size)
         x, report = solve_linear(A, b, method, settings)
         b.destroy()
     t_solve = time.perf_counter()
 
-    y = _gather_entries(x, observable_indices(hier))
+    wanted = observable_indices(hier)                     # ADO-ordered scalar indices
+    ado, component = np.divmod(wanted, BS)
+    y = _gather_entries(x, BS * (hier.size - 1 - ado) + component)
     y = np.real(y) if np.iscomplexobj(y) else y
     if method == "slepc" and report.converged:
         if abs(y[0]) < 1e-300:
