@@ -72,7 +72,10 @@ def default_options(method: str, settings: SolverSettings) -> dict[str, str]:
                 "pc_type": "bjacobi", "sub_pc_type": "ilu", "sub_pc_factor_levels": "1",
                 # the matrix is numbered top tier first (liouvillian.reverse_numbering), so the
                 # natural order factors rho_00's singular block last, after its fill has arrived
-                "sub_pc_factor_mat_ordering_type": "natural"}
+                "sub_pc_factor_mat_ordering_type": "natural",
+                # exact zero pivots remain possible for special couplings (theta = pi/2): shift
+                # them; the true-residual check below guards the result
+                "sub_pc_factor_shift_type": "nonzero"}
     if method == "slepc":
         return {"eps_type": "krylovschur", "eps_nev": "1", "eps_tol": repr(max(settings.rtol, 1e-14)),
                 "eps_max_it": str(settings.max_it), "st_type": "sinvert",
