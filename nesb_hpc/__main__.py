@@ -54,25 +54,24 @@ output), 128 + N stopped by signal N before the study finished (re-run to resume
 """
 
 
+def _first_int_env(names: tuple[str, ...], default: int) -> int:
+    """The first of the environment variables `names` that holds an integer, else default."""
+    for var in names:
+        try:
+            return int(os.environ[var])
+        except (KeyError, ValueError):
+            pass
+    return default
+
+
 def launcher_rank() -> int:
     """This process's rank from the MPI launcher's environment (before MPI is initialised)."""
-    for var in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID", "MPI_LOCALRANKID"):
-        if var in os.environ:
-            try:
-                return int(os.environ[var])
-            except ValueError:
-                pass
-    return 0
+    return _first_int_env(("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID", "MPI_LOCALRANKID"), 0)
 
 
 def launcher_size() -> int:
-    for var in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"):
-        if var in os.environ:
-            try:
-                return int(os.environ[var])
-            except ValueError:
-                pass
-    return 1
+    """The number of ranks the launcher started (before MPI is initialised); 1 without one."""
+    return _first_int_env(("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"), 1)
 
 
 class UsageError(Exception):
