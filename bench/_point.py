@@ -121,7 +121,8 @@ def main(argv=None) -> int:
     peaks = comm.gather(peak_rss_mb(), root=0)
     ci0 = [float(d.imag_at_zero) for d in baths]
     x0 = float(res.observables.bloch[0]) if res.observables is not None else float("nan")
-    tier1 = [float(i) + 2.0 * c * x0 for i, c in zip(res.currents, ci0)]
+    sign = ci0_sign(hier, modes, vecs)
+    tier1 = [float(i) - sign * 2.0 * c * x0 for i, c in zip(res.currents, ci0)]
     fixed = [t + 2.0 * c * x0 for t, c in zip(tier1, ci0)]
     if comm.rank == 0:
         rec = {
@@ -166,9 +167,11 @@ def main(argv=None) -> int:
             "I1": res.I1,
             "I2": res.I2,
             "conservation": abs(res.I1 + res.I2) / max(abs(res.I1), abs(res.I2), 1e-300),
-            # nesb_hpc.observables subtracts 2 C^I(0) x0; the bath-energy current needs +2 C^I(0) x0
-            # (_qutip_point.py's docstring): zero difference for the paper's J (C^I(0) = 0)
+            # the bath-energy current needs +2 C^I(0) x0 (_qutip_point.py's docstring); nesb_hpc before
+            # da3cced subtracted it: I*_corrected is the right current whichever version ran
+            # (zero difference for the paper's J, C^I(0) = 0)
             "imag_at_zero": ci0,
+            "nesb_ci0_sign": sign,
             "I1_tier1": tier1[0], "I2_tier1": tier1[1],
             "I1_corrected": fixed[0], "I2_corrected": fixed[1],
             "conservation_corrected": abs(fixed[0] + fixed[1]) / max(abs(fixed[0]), abs(fixed[1]), 1e-300),
@@ -177,6 +180,25 @@ def main(argv=None) -> int:
         }
         print(json.dumps(rec), flush=True)
     return 0 if res.status == "ok" else 3
+
+
+def ci0_sign(hier, modes, vecs) -> float:
+    """+1 if this nesb_hpc adds 2 C^I(0) x0 to the current, -1 if it subtracts it (before da3cced).
+
+    Probed on a state with x0 = 1 and every first-tier ADO zero, where the current is that term alone.
+    """
+    import numpy as np
+
+    from nesb_hpc.observables import heat_currents, observable_indices
+
+    probe = np.zeros(observable_indices(hier).size)
+    probe[0] = 1.0
+    out = heat_currents(probe, hier, modes, vecs)
+    ci0 = modes.imag_at_zero
+    k = int(np.argmax(np.abs(ci0)))
+    if abs(ci0[k]) == 0.0:
+        return 1.0  # no C^I(0) term: either convention gives the same current
+    return float(np.sign(out[k] / (2.0 * ci0[k])))
 
 
 def _pairs(petsc: list[str]) -> dict:
