@@ -303,7 +303,7 @@ class PointWork:
             if request.n_bose != bath.n_bose:
                 bath = dataclasses.replace(bath, n_bose=request.n_bose)
             m = request.model
-            spec = HierarchySpec(request.depth, cfg.hierarchy.rescale, cfg.solver.matrix_type)
+            spec = HierarchySpec(request.depth, cfg.hierarchy.rescale, cfg.solver.matrix_type, cfg.hierarchy.modes)
             res = solve_point(group, decompose_baths(m, bath), coupling_vectors(m), m.delta, spec, settings)
             row = result_row(request, res, group.size)[()]  # numpy.void, like rows read back
             row["point"], row["eval"], row["key"], row["run"] = task.index, n, task.key, work.run_number

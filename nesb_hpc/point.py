@@ -28,6 +28,7 @@ class HierarchySpec:
     depth: int
     rescale: bool = True
     matrix_type: str = "aij"
+    modes: str = "separate"      # liouvillian.MODE_FORMS
 
 
 @dataclass
@@ -57,12 +58,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def problem_size(baths: list[BathDecomposition], depth: int) -> tuple[int, int]:
-    """(number of modes, number of ADOs) of a hierarchy."""
-    modes = HierarchyModes.from_baths(baths)
-    return modes.size, TierOrderedHierarchy(modes.size, depth).size
-
-
 def _gather_entries(x: PETSc.Vec, indices: np.ndarray) -> np.ndarray:
     """Collective. The entries `indices` of the distributed x, on every rank (a small set)."""
     is_from = PETSc.IS().createGeneral(indices.astype(PETSc.IntType), comm=PETSc.COMM_SELF)
@@ -84,7 +79,7 @@ def solve_point(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarr
     """
     comm = comm if isinstance(comm, PETSc.Comm) else PETSc.Comm(comm)
     t_start = time.perf_counter()
-    modes = HierarchyModes.from_baths(baths, rescale=hierarchy.rescale)
+    modes = HierarchyModes.from_baths(baths, rescale=hierarchy.rescale, form=hierarchy.modes)
     hier = TierOrderedHierarchy(modes.size, hierarchy.depth)
     pauli = PauliBlocks.build(delta, coupling_vectors)
     bounds = ado_ownership(hier, modes, pauli, comm.size)

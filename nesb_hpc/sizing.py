@@ -58,13 +58,12 @@ def nonzeros_per_tier(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: 
     K, L = hier.n_modes, hier.depth
     nb = pauli.Lc.shape[0]
     nnz_lc = [int(np.count_nonzero(pauli.Lc[b])) for b in range(nb)]
-    nnz_a = [int(np.count_nonzero(pauli.A[b])) for b in range(nb)]
-    off = modes.eta - np.diag(np.diag(modes.eta))
-    eta_moves = int(np.count_nonzero(off))  # (j -> j') moves, each needs n_j > 0
-    up = [j for j in range(K) if modes.a[j] != 0]
-    down = [j for j in range(K) if modes.phi0[j] != 0]
+    off = modes.hop - np.diag(np.diag(modes.hop))
+    eta_moves = int(np.count_nonzero(off))  # (j -> k) moves, each needs n_j > 0
+    up = [j for j in range(K) if modes.up[j] != 0]
+    down = [j for j in range(K) if modes.down_c[j] != 0 or modes.down_a[j] != 0]
     up_nnz = sum(nnz_lc[modes.bath[j]] for j in up)
-    down_nnz = sum(nnz_a[modes.bath[j]] if modes.is_imag[j] else nnz_lc[modes.bath[j]] for j in down)
+    down_nnz = sum(int(np.count_nonzero(modes.down_block(j, pauli))) for j in down)
     diag_nnz = int(((pauli.LH != 0) | np.eye(4, dtype=bool)).sum())
     blocks = np.zeros(L + 1, dtype=np.int64)
     aij = np.zeros(L + 1, dtype=np.int64)

@@ -456,7 +456,7 @@ def size_of(cfg: RunConfig, request: Request, ranks: int):
 
     bath = dataclasses.replace(cfg.bath, n_bose=request.n_bose) if request.n_bose != cfg.bath.n_bose else cfg.bath
     baths = decompose_baths(request.model, bath)
-    modes = HierarchyModes.from_baths(baths, cfg.hierarchy.rescale)
+    modes = HierarchyModes.from_baths(baths, cfg.hierarchy.rescale, cfg.hierarchy.modes)
     hier = TierOrderedHierarchy(modes.size, request.depth)
     m = request.model
     vectors = np.array([bloch_vector(m.theta1, m.phi1), bloch_vector(m.theta, m.phi2)])

@@ -59,7 +59,7 @@ def test_defaults_are_the_documented_values():
     assert (b.spectral_density, b.s, b.cutoff_power, b.omega_c) == ("rational", 3, 4, 1.0)
     assert (b.omega0, b.gamma, b.decomposition, b.n_bose, b.tolerance) == (1.0, 0.2, "pade", 3, 1e-6)
     assert b.bath1 is None and b.bath2 is None
-    assert cfg.hierarchy == HierarchyConfig(depth=4, truncation="total", rescale=True)
+    assert cfg.hierarchy == HierarchyConfig(depth=4, truncation="total", rescale=True, modes="separate")
     s = cfg.solver
     assert (s.method, s.rtol, s.max_it, s.matrix_type, s.slepc_target, s.petsc_options) == (
         "auto", 1e-12, 2000, "aij", 1e-10, ())
@@ -237,6 +237,8 @@ ERRORS = {
     "rescale not bool": ({"hierarchy": {"rescale": 1}}, "[hierarchy] rescale = 1", "true or false"),
     "truncation": ({"hierarchy": {"truncation": "simplex"}}, '[hierarchy] truncation = "simplex"',
                    'one of "total"'),
+    "mode form": ({"hierarchy": {"modes": "combined"}}, '[hierarchy] modes = "combined"',
+                  'one of "separate", "merged"'),
     "solver method": ({"solver": {"method": "lu"}},
                       'input error: [solver] method = "lu" is not allowed: choose one of "direct", '
                       '"iterative", "slepc", "auto"'),

@@ -297,7 +297,7 @@ def test_complex_hierarchy_equals_real_blocks(name):
     modes, hier, pauli, ref = setup(baths, [v1, v2], delta, 2, rescale)
     if name.startswith("underdamped"):
         # the cos/sin pairs must really be there (2x2 rotation blocks in eta)
-        assert np.any((modes.eta != 0) & (modes.eta.T != 0) & ~np.eye(modes.size, dtype=bool))
+        assert np.any((modes.hop != 0) & (modes.hop.T != 0) & ~np.eye(modes.size, dtype=bool))
     L = ref.liouvillian()
     T, Ti = ref.basis_change(modes.scale)
     mine = (Ti @ L @ T).toarray()

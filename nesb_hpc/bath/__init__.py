@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decomposition import BasisFamily, BathDecomposition, exact_decomposition, from_exponents
+from .decomposition import (BasisFamily, BathDecomposition, SharedBasis, exact_decomposition, from_exponents,
+                            shared_basis)
 from .quadrature import correlation_quadrature
 from .spectral import RationalCutoff, Underdamped, drude_lorentz
 
 __all__ = [
     "BasisFamily", "BathDecomposition", "RationalCutoff", "Underdamped", "correlation_quadrature",
     "decompose_baths", "decomposition_error", "drude_lorentz", "exact_decomposition",
-    "from_exponents", "spectral_densities",
+    "from_exponents", "shared_basis", "SharedBasis", "spectral_densities",
 ]
 
 

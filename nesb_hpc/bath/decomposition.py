@@ -42,6 +42,9 @@ class BasisFamily:
     eta: np.ndarray
     phi0: np.ndarray
     labels: tuple[str, ...] = field(default=())
+    # per basis function (gamma, Omega, k, part): (g t)^k/k! e^{-g t} times cos (part 0) or sin
+    # (part 1) of Omega t; identifies functions shared by C^R and C^I (empty: none are shared)
+    keys: tuple[tuple[float, float, int, int], ...] = field(default=())
 
     @property
     def size(self) -> int:
@@ -57,7 +60,7 @@ class BasisFamily:
         return self.a @ self.basis(t)
 
     def scaled(self, factor: float) -> "BasisFamily":
-        return BasisFamily(self.a * factor, self.eta, self.phi0, self.labels)
+        return BasisFamily(self.a * factor, self.eta, self.phi0, self.labels, self.keys)
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ _Term = tuple[complex, np.ndarray]
 
 def _real_family(terms: list[_Term], what: str, imag_tol: float = 1e-10) -> BasisFamily:
     """Write sum of complex terms (a real function of t) in the real basis of the module doc."""
-    a, labels, blocks, phi0 = [], [], [], []
+    a, labels, blocks, phi0, keys = [], [], [], [], []
     scale = max([np.max(np.abs(b)) for _, b in terms] + [1e-300])
     pending = []
     for v, b in terms:
@@ -159,6 +162,7 @@ def _real_family(terms: list[_Term], what: str, imag_tol: float = 1e-10) -> Basi
             phi0.extend([1.0] + [0.0] * (m - 1))
             a.extend(b.real[k] * factorial(k) / gamma**k for k in range(m))
             labels.extend(f"(g t)^{k}/{k}! e^(-g t), g={gamma:.6g}" for k in range(m))
+            keys.extend((gamma, 0.0, k, 0) for k in range(m))
         elif omega > 0:
             pending.append((v, b))
         else:
@@ -182,9 +186,11 @@ def _real_family(terms: list[_Term], what: str, imag_tol: float = 1e-10) -> Basi
         for k in range(m):
             f = 2.0 * factorial(k) / gamma**k
             a.extend([f * b[k].real, f * b[k].imag])
-            labels.extend([f"(g t)^{k}/{k}! e^(-g t) cos(W t)", f"(g t)^{k}/{k}! e^(-g t) sin(W t)"])
+            labels.extend([f"(g t)^{k}/{k}! e^(-g t) cos(W t), g={gamma:.6g}, W={omega:.6g}",
+                           f"(g t)^{k}/{k}! e^(-g t) sin(W t), g={gamma:.6g}, W={omega:.6g}"])
+            keys.extend([(gamma, omega, k, 0), (gamma, omega, k, 1)])
     eta = block_diag(*blocks) if blocks else np.zeros((0, 0))
-    return BasisFamily(np.array(a, dtype=float), eta, np.array(phi0, dtype=float), tuple(labels))
+    return BasisFamily(np.array(a, dtype=float), eta, np.array(phi0, dtype=float), tuple(labels), tuple(keys))
 
 
 def exact_decomposition(J: RationalPoles, T: float, bose_kind: str = "pade", n_bose: int = 3) -> BathDecomposition:
@@ -233,7 +239,7 @@ def _chop(family: BasisFamily, rel: float = 1e-13) -> BasisFamily:
     # so that many tiny but genuine terms (hundreds of Matsubara poles) are not dropped together
     dropped = order[np.cumsum(size[order]) < rel * np.max(size, initial=0.0)]
     a[dropped] = 0.0
-    return BasisFamily(a, family.eta, family.phi0, family.labels)
+    return BasisFamily(a, family.eta, family.phi0, family.labels, family.keys)
 
 
 def _merge_equal_rates(terms: list[_Term]) -> list[_Term]:
@@ -248,6 +254,70 @@ def _merge_equal_rates(terms: list[_Term]) -> list[_Term]:
         else:
             out.append((v, b))
     return out
+
+
+@dataclass(frozen=True)
+class SharedBasis:
+    """C^R and C^I of one bath on one basis closed under d/dt (the union of both families' bases):
+
+        C^R(t) = a_R . phi(t),   C^I(t) = a_I . phi(t),   d/dt phi = eta phi,   phi(0) = phi0.
+
+    The merged hierarchy (liouvillian.HierarchyModes, modes = "merged") has one index per function
+    here instead of one per function of each family: for the paper's J, 4 + n_bose per bath
+    instead of 8 + n_bose (the t^k e^{-t} chain is common to C^R and C^I).
+    """
+
+    a_real: np.ndarray
+    a_imag: np.ndarray
+    eta: np.ndarray
+    phi0: np.ndarray
+    labels: tuple[str, ...] = field(default=())
+
+    @property
+    def size(self) -> int:
+        return int(self.phi0.size)
+
+
+def shared_basis(dec: BathDecomposition, rel: float = 1e-12) -> SharedBasis:
+    """The union of dec.real's and dec.imag's bases, functions of both identified by their keys.
+
+    A function of C^I is the same as one of C^R when (gamma, Omega, k, part) agree to rel; eta and
+    phi0 of a shared function must then agree too (they are properties of the function), which is
+    checked. Families without keys share nothing (the direct sum, still exact).
+    """
+    R, I = dec.real, dec.imag
+    index = list(range(R.size))          # joint index of each function of R, then of I
+
+    def same(k1, k2) -> bool:
+        return (k1[2:] == k2[2:] and abs(k1[0] - k2[0]) <= rel * max(abs(k1[0]), 1e-300)
+                and abs(k1[1] - k2[1]) <= rel * max(abs(k1[0]), abs(k1[1])))
+
+    n = R.size
+    for key in (I.keys if len(I.keys) == I.size else [None] * I.size):
+        match = [r for r, rk in enumerate(R.keys) if key is not None and len(R.keys) == R.size and same(rk, key)]
+        if match:
+            index.append(match[0])
+        else:
+            index.append(n)
+            n += 1
+    index = np.array(index, dtype=np.int64)
+    eta = np.zeros((n, n))
+    phi0 = np.zeros(n)
+    set_ = np.zeros((n, n), dtype=bool)
+    a = [np.zeros(n), np.zeros(n)]
+    labels = [""] * n
+    for f, (fam, idx) in enumerate(((R, index[:R.size]), (I, index[R.size:]))):
+        block = eta[np.ix_(idx, idx)]
+        known = set_[np.ix_(idx, idx)]
+        if np.any(known & (np.abs(block - fam.eta) > 1e-12 * (1.0 + np.abs(fam.eta)))):
+            raise ValueError("C^R and C^I disagree on d/dt of a shared basis function")
+        eta[np.ix_(idx, idx)] = fam.eta
+        set_[np.ix_(idx, idx)] = True
+        phi0[idx] = fam.phi0
+        a[f][idx] = fam.a
+        for i, lab in zip(idx, fam.labels or [""] * fam.size):
+            labels[i] = labels[i] or lab
+    return SharedBasis(a[0], a[1], eta, phi0, tuple(labels))
 
 
 def from_exponents(ck_real, vk_real, ck_imag, vk_imag, scale: float = 1.0) -> BathDecomposition:
