@@ -669,8 +669,18 @@ class BathConfig(_Base):
     n_bose: int = _key(3, "Number of Pade/Matsubara terms per bath (each adds an exponential to "
                        "C^R(t)); too few make a spurious current at T1 = T2.", _Integer(lo=0))
     tolerance: float = _key(1e-6, "Largest relative error of the decomposed C(t) against direct "
-                            "quadrature; above it the run warns.", _Number(lo=0.0, lo_open=True),
+                            "quadrature; above it the run warns (for a fit: above the larger of "
+                            "tolerance and fit_tolerance).", _Number(lo=0.0, lo_open=True),
                             units="dimensionless")
+    fit_tolerance: float = _key(0.0, "0: no fit, the exact decomposition (n_bose Bose-function "
+                                "terms). > 0: fit C(t) instead with the fewest exponentials whose rates "
+                                "C^R and C^I share (ESPRIT, docs/fit.md), to max_t |C_fit - C| / max_t "
+                                '|C| <= fit_tolerance. For "rational" and "underdamped" ("drude_lorentz" '
+                                'has an infinite C^R(0); "exponents" ignores it).', _Number(lo=0.0),
+                                units="dimensionless")
+    fit_max_terms: int = _key(12, "Largest number of basis functions per bath and part (C^R, C^I) "
+                              "of a fit, i.e. of shared rates (a complex-conjugate pair counts 2); "
+                              "a fit that needs more stops the run.", _Integer(lo=1))
     bath1: ExponentsConfig | None = _key(
         None, 'Sub-table [bath.bath1]: C_1(t) as exponentials; required with spectral_density = '
         '"exponents", forbidden otherwise.', _Table(ExponentsConfig, "bath.bath1", optional=True),
@@ -713,6 +723,11 @@ class BathConfig(_Base):
             raise _error(f"{table}.gamma", values["gamma"],
                          f"is out of range for omega0 = {_fmt(values['omega0'])}: "
                          f"allowed is {allowed}", allowed)
+        if kind == "drude_lorentz" and values["fit_tolerance"] > 0:
+            allowed = 'fit_tolerance = 0 with spectral_density = "drude_lorentz"'
+            raise _error(f"{table}.fit_tolerance", values["fit_tolerance"],
+                         'cannot be met by spectral_density = "drude_lorentz" (C^R(0) is infinite, '
+                         f"so no relative error exists): allowed is {allowed}", allowed)
 
 
 @dataclass(frozen=True)
@@ -907,21 +922,22 @@ class _NameList:
 
 @dataclass(frozen=True)
 class _Ladder:
-    """A list of integers >= lo, strictly increasing, at least two -> tuple."""
+    """A list of integers >= lo, non-decreasing, at least two -> tuple (a ladder may repeat a
+    depth while n_bose grows: that is checked with n_bose)."""
 
     lo: int = 1
     type_name: ClassVar[str] = "list"
 
     @property
     def allowed(self) -> str:
-        return f"a strictly increasing list of at least two integers >= {self.lo}"
+        return f"a non-decreasing list of at least two integers >= {self.lo}"
 
     def __call__(self, value, key):
         if (not isinstance(value, (list, tuple)) or len(value) < 2
                 or any(isinstance(v, bool) or not isinstance(v, int) or v < self.lo for v in value)):
             raise _error(key, value, f"must be {self.allowed}", self.allowed)
-        if any(b <= a for a, b in zip(value, value[1:])):
-            raise _error(key, value, f"is not increasing: allowed is {self.allowed}", self.allowed)
+        if any(b < a for a, b in zip(value, value[1:])):
+            raise _error(key, value, f"decreases: allowed is {self.allowed}", self.allowed)
         return tuple(int(v) for v in value)
 
 
@@ -1158,6 +1174,16 @@ class StudyConfig(_Base):
                 allowed = f"one integer, or a list of {len(params['depths'])} (one per depth)"
                 raise _error(f"{table}.n_bose", n_bose, f"has {len(n_bose)} entries but depths has "
                              f"{len(params['depths'])}: allowed is {allowed}", allowed)
+            depths = params["depths"]
+            nbs = n_bose if isinstance(n_bose, tuple) else None
+            for i in range(1, len(depths)):
+                grows = depths[i] > depths[i - 1] or (nbs is not None and nbs[i] > nbs[i - 1])
+                if not grows or (nbs is not None and nbs[i] < nbs[i - 1]):
+                    allowed = ("rungs that each grow: a larger depth, or the same depth with more "
+                               "n_bose terms, neither decreasing")
+                    what = f"depth {depths[i]}" + (f", n_bose {nbs[i]}" if nbs is not None else "")
+                    raise _error(f"{table}.depths", depths, f"repeats or shrinks rung {i} ({what}): "
+                                 f"allowed is {allowed}", allowed)
 
     def get(self, name: str) -> Any:
         """A [study] key's value, or its default if not given (KeyError for unknown names)."""

@@ -17,7 +17,8 @@ from nesb_hpc.driver import dry_run_report
 from nesb_hpc.study import build_study
 
 REPO = Path(__file__).resolve().parents[1]
-INPUTS = sorted((REPO / "jobs" / "paper").glob("*.toml")) + [REPO / "input" / "sweep-demo.toml"]
+# every study input shipped (the paper's figures, their checks, the demo sweep); default.toml is a point
+INPUTS = sorted(p for p in (REPO / "input").glob("*.toml") if p.name != "default.toml")
 
 
 @pytest.mark.parametrize("path", INPUTS, ids=lambda p: p.name)
@@ -31,6 +32,14 @@ def test_inputs_validate_and_size(path):
     for line in path.read_text().splitlines():  # commented for the reader, like input/default.toml
         if "=" in line and not line.lstrip().startswith("#") and not line.startswith(("[", " ")):
             assert "#" in line, line
+
+
+def test_every_figure_has_an_input_and_a_job():
+    names = {p.stem for p in INPUTS}
+    assert {"fig1a", "fig1b", "fig2a", "fig2b", "fig3", "fig4"} <= names
+    script = (REPO / "jobs" / "paper-figures.sbatch").read_text()
+    for name in ("fig1a", "fig1b", "fig2a", "fig2b", "fig3", "fig4"):
+        assert f"input/{name}.toml" in script
 
 
 def test_sweep_demo_is_small():
