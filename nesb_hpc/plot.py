@@ -6,7 +6,9 @@
   optimize_theta  theta_opt and I_opt vs the axis key (paper Fig. 3); optimum at a bound marked
   rectification   R = |I(T1, T2)| / |I(T2, T1)| vs the axis key, and both currents (paper Fig. 4)
   convergence     I / I(last rung) and the relative change vs depth, one curve per point,
-                  with the tolerance; points that did not converge drawn open and dashed
+                  with the tolerance; points that did not converge drawn open and dashed; and,
+                  when a key is swept, the converged I vs the axis key like a sweep (error bars:
+                  the last change; points that did not converge open, marked "not converged")
 
 Log axes where apt: an axis is logarithmic when its values are positive and span more than a
 decade. Serial, matplotlib's Agg backend; reads the file only (it may be read while a study runs).
@@ -21,6 +23,7 @@ import os
 import numpy as np
 
 from .config import SWEEP_KEYS
+from .study import MODEL_COLUMNS
 
 LABELS = {"alpha": r"$\alpha$", "alpha1": r"$\alpha_1$", "alpha2": r"$\alpha_2$", "delta": r"$\Delta$",
           "theta": r"$\theta$", "T1": r"$T_1$", "T2": r"$T_2$", "theta1": r"$\theta_1$",
@@ -128,6 +131,16 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
         print(f"{path}: one point, I = {s['I1']:.10e} (nothing to plot)")
         return []
     axis = _axis(study)
+    written = []
+    if kind == "convergence" and axis is not None:
+        view = _converged_view(rows, summary)
+        if view.size:
+            fig = _plot_sweep(plt, view, study, axis, converged=view["converged"], error=view["error"])
+            fig.suptitle(f"{os.path.basename(path)}: converged currents, {int(view['converged'].sum())} of "
+                         f"{attrs.get('n_points', '?')} points converged", fontsize=9)
+            fig.tight_layout(rect=(0, 0, 1, 0.95))
+            written += _save(fig, f"{base}-converged")
+            plt.close(fig)
     if kind == "convergence":
         fig = _plot_convergence(plt, rows, summary, study)
     elif axis is None:
@@ -143,12 +156,30 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
     fig.suptitle(f"{os.path.basename(path)}: {kind}, {len(good)} of {attrs.get('n_points', '?')} points good",
                  fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    written = _save(fig, f"{base}-{kind}")
+    written += _save(fig, f"{base}-{kind}")
     plt.close(fig)
     return written
 
 
-def _plot_sweep(plt, good, study, axis):
+def _converged_view(rows: np.ndarray, summary: np.ndarray) -> np.ndarray:
+    """A convergence study's points as sweep rows: I1 = the deepest good rung's current, its
+    analytic currents, "error" = the last relative-change estimate (absolute), "converged"."""
+    names = [n for n in summary.dtype.names if n in MODEL_COLUMNS]
+    dtype = [(n, "f8") for n in names] + [(c, "f8") for c in ("I1", "I_redfield", "I_ptre", "error")] \
+        + [("converged", "?")]
+    out = []
+    for s in summary:
+        mine = rows[(rows["point"] == s["point"]) & (rows["status"] == b"ok")]
+        if mine.size == 0:
+            continue
+        last = mine[np.argmax(mine["eval"])]
+        out.append(tuple(float(s[n]) for n in names) + (float(last["I1"]), float(last["I_redfield"]),
+                   float(last["I_ptre"]), float(s["error"]), s["status"] == b"converged"))
+    return np.array(out, dtype=dtype)
+
+
+def _plot_sweep(plt, good, study, axis, converged=None, error=None):
+    """I vs axis; with converged/error (a convergence study) error bars and open unconverged points."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     series = _series(good, study, axis)
     x_all = good[_column(axis)]
@@ -156,7 +187,16 @@ def _plot_sweep(plt, good, study, axis):
     for n, (label, idx) in enumerate(series):
         color = f"C{n % 10}"
         x, y = good[_column(axis)][idx], good["I1"][idx]
-        ax.plot(x, y, "s-", color=color, ms=5, label=f"HEOM {label}".strip())
+        if converged is None:
+            ax.plot(x, y, "s-", color=color, ms=5, label=f"HEOM {label}".strip())
+        else:
+            err = np.where(np.isfinite(error[idx]), error[idx], 0.0)
+            ax.errorbar(x, y, yerr=err, fmt="-", color=color, lw=1, label=f"HEOM {label}".strip())
+            ok = converged[idx]
+            ax.plot(x[ok], y[ok], "s", color=color, ms=5)
+            if np.any(~ok):
+                ax.plot(x[~ok], y[~ok], "s", color=color, ms=7, mfc="none",
+                        label=f"not converged {label}".strip())
         for col, theory in (("I_redfield", "Redfield"), ("I_ptre", "NE-PTRE")):
             ya = good[col][idx]
             # a theory that gives zero here (Redfield at theta = 0: the O(alpha) current vanishes,

@@ -206,3 +206,28 @@ def test_analytic_columns_beside_the_heom(tmp_path):
     assert theta90["I1"] == pytest.approx(red, rel=0.05)       # HEOM vs Redfield at theta = pi/2
     rows = rows[np.argsort(rows["point"])]
     assert np.array_equal(rows["I_ptre"], s["I_ptre"], equal_nan=True)
+
+
+def test_convergence_with_merged_modes_and_an_n_bose_rung_then_plot(tmp_path):
+    """Rungs may repeat a depth while n_bose grows; merged modes give the separate form's current;
+    `plot` draws the ladders and, with a swept axis, the converged currents."""
+    path = _path(tmp_path, "merged.h5")
+    study = {"kind": "convergence", "alpha": [0.01, 0.05], "depths": [3, 3, 4], "n_bose": [1, 2, 2],
+             "tolerance": 1e-12, "axis": "alpha"}
+    cfg = _cfg(path, study, hierarchy={"modes": "merged"})
+    assert _run(cfg) == 3  # 1e-12 is not reached: every rung runs, the points are "not_converged"
+    s, rows, _ = _read(path)
+    assert list(s["status"]) == [b"not_converged"] * 2
+    for point, alpha in enumerate((0.01, 0.05)):
+        mine = rows[rows["point"] == point]
+        mine = mine[np.argsort(mine["eval"])]
+        assert list(zip(mine["depth"], mine["n_bose"])) == [(3, 1), (3, 2), (4, 2)]
+        assert list(mine["n_ados"]) == [286, 455, 1820]  # C(K + L, L), K = 2 (4 + n_bose) merged modes
+        separate = _direct(cfg.replace_model(alpha=alpha).model, 4, n_bose=2)
+        assert s["I"][point] == pytest.approx(separate, rel=1e-9)
+    if _world().rank == 0:
+        from nesb_hpc.plot import plot_results
+
+        written = plot_results(path, str(tmp_path / "figs"))
+        assert {os.path.basename(w) for w in written} == {
+            f"merged-{what}.{ext}" for what in ("converged", "convergence") for ext in ("png", "pdf")}
