@@ -674,7 +674,8 @@ class BathConfig(_Base):
                             units="dimensionless")
     fit_tolerance: float = _key(0.0, "0: no fit, the exact decomposition (n_bose Bose-function "
                                 "terms). > 0: fit C(t) instead with the fewest exponentials whose rates "
-                                "C^R and C^I share (ESPRIT, docs/fit.md), to max_t |C_fit - C| / max_t "
+                                "C^R and C^I share (ESPRIT; coinciding rates become t^k e^(-g t) "
+                                "chains; docs/fit.md), to max_t |C_fit - C| / max_t "
                                 '|C| <= fit_tolerance. For "rational" and "underdamped" ("drude_lorentz" '
                                 'has an infinite C^R(0); "exponents" ignores it).', _Number(lo=0.0),
                                 units="dimensionless")

@@ -336,11 +336,14 @@ class Writer:
         for point, row, info in items:
             (log.info if row["status"] == b"ok" else log.warning)(solve_line(row))
             errors = json.loads(info).get("decomposition_error", []) if info else []
-            bad = [e for e in errors if e > self.cfg.bath.tolerance]
+            fitted = self.cfg.bath.fit_tolerance > 0
+            limit = max(self.cfg.bath.tolerance, self.cfg.bath.fit_tolerance)
+            bad = [e for e in errors if e > limit]
             if bad and not self.warned:
                 self.warned = True
                 log.warning("point %d: decomposed C(t) deviates from quadrature by %.2e (relative) > "
-                            "tolerance %.1e: raise [bath] n_bose", point, max(bad), self.cfg.bath.tolerance)
+                            "tolerance %.1e: %s", point, max(bad), limit,
+                            "lower [bath] fit_tolerance" if fitted else "raise [bath] n_bose")
 
     def done(self, items) -> None:
         self.results.write([], [], [summary for _, summary in items])

@@ -10,13 +10,15 @@ import numpy as np
 
 from .decomposition import (BasisFamily, BathDecomposition, SharedBasis, exact_decomposition, from_exponents,
                             shared_basis)
+from .fit import FittedDecomposition, fit_bath, fit_decomposition
 from .quadrature import correlation_quadrature
 from .spectral import RationalCutoff, Underdamped, drude_lorentz
 
 __all__ = [
-    "BasisFamily", "BathDecomposition", "RationalCutoff", "Underdamped", "correlation_quadrature",
-    "decompose_baths", "decomposition_error", "drude_lorentz", "exact_decomposition",
-    "from_exponents", "shared_basis", "SharedBasis", "spectral_densities",
+    "BasisFamily", "BathDecomposition", "FittedDecomposition", "RationalCutoff", "Underdamped",
+    "correlation_quadrature", "decompose_baths", "decomposition_error", "drude_lorentz",
+    "exact_decomposition", "fit_bath", "fit_decomposition", "from_exponents", "shared_basis",
+    "SharedBasis", "spectral_densities",
 ]
 
 
@@ -41,12 +43,17 @@ def spectral_densities(model, bath) -> list:
 
 
 def decompose_baths(model, bath) -> list[BathDecomposition]:
-    """One decomposition per bath: exact residues (rational J) or the given QuTiP exponents."""
+    """One decomposition per bath: exact residues (rational J), a fit of C(t) to [bath]
+    fit_tolerance when that is > 0 (fit.py; cached per J at alpha = 1 and T), or the given QuTiP
+    exponents (fit_tolerance is ignored for those)."""
     temps = (model.T1, model.T2)
     alphas = (model.alpha1, model.alpha2)
     if bath.spectral_density == "exponents":
         return [from_exponents(e.ck_real, e.vk_real, e.ck_imag, e.vk_imag, scale=a)
                 for e, a in zip((bath.bath1, bath.bath2), alphas)]
+    if bath.fit_tolerance > 0:
+        return [fit_bath(J, T, bath.fit_tolerance, bath.fit_max_terms)
+                for J, T in zip(spectral_densities(model, bath), temps)]
     return [exact_decomposition(J.rational(), T, bath.decomposition, bath.n_bose)
             for J, T in zip(spectral_densities(model, bath), temps)]
 
