@@ -261,16 +261,19 @@ def store(path: Path, rec: dict) -> None:
 
 
 def with_model(rec: dict) -> dict:
-    """rec plus bench/memory_model.py's per-rank peak (a priori and a posteriori) and its ratios to the measured peak."""
-    if "model2_mb" in rec or rec.get("status") != "ok" or rec.get("tool") != "nesb_hpc":
+    """rec plus nesb_hpc.sizing's peak of the largest rank (a priori and a posteriori,
+    bench/memory_model.py) and its ratios to the measured peak, computed afresh from the record's
+    parameters (so reports always show the current model; "estimate_mb" is the estimate the run
+    itself recorded, with the sizing of its day). Keys of an older model ("model2_*") are ignored."""
+    if rec.get("status") != "ok" or rec.get("tool") != "nesb_hpc" or not rec.get("peak_rss_mb"):
         return rec
     import memory_model
 
     model = memory_model.for_record(rec)
     if not model:
         return rec
-    return {**rec, **model, "model2_ratio": model["model2_mb"] / rec["peak_rss_mb"],
-            "model2_posterior_ratio": model["model2_posterior_mb"] / rec["peak_rss_mb"]}
+    return {**rec, **model, "sizing_ratio": model["sizing_mb"] / rec["peak_rss_mb"],
+            "sizing_posterior_ratio": model["sizing_posterior_mb"] / rec["peak_rss_mb"]}
 
 
 def assembly_wall_s(rec: dict) -> float:

@@ -175,7 +175,7 @@ def nesb_total(rec: dict) -> float:
 
 
 def predicted_gib(args, depth: int, ranks: int) -> float:
-    """Peak resident memory of all ranks together by bench/memory_model.py (a priori: restart vectors)."""
+    """Peak resident memory of all ranks together by nesb_hpc.sizing (a priori: restart vectors)."""
     import numpy as np
 
     import memory_model
@@ -187,8 +187,7 @@ def predicted_gib(args, depth: int, ranks: int) -> float:
     modes = HierarchyModes.from_baths(baths)
     hier = TierOrderedHierarchy(modes.size, depth)
     pauli = PauliBlocks.build(DELTA, np.array([bloch_vector(np.pi / 2), bloch_vector(THETA)]))
-    sizes = memory_model.local_sizes(hier, modes, pauli, ranks)
-    return sum(p["peak_mib"] for p in memory_model.peak_mib(sizes)) / 1024.0
+    return memory_model.tree_gib(hier, modes, pauli, ranks)
 
 
 def phase_validate(args) -> list[list]:
@@ -296,8 +295,8 @@ def scale_table(pairs: list[dict]) -> str:
 
 def largest_table(recs: list[dict]) -> str:
     header = ["depth", "ranks", "ADOs", "unknowns", "nonzeros", "its", "true res.", "assembly s", "solve s",
-              "total s", "wall s", "peak MiB/rank", "sizing.estimate / peak", "new model / peak (a priori)",
-              "new model / peak (a posteriori)", "I1", "others' cores", "status"]
+              "total s", "wall s", "peak MiB/rank", "old estimate / peak", "sizing.estimate / peak (a priori)",
+              "sizing.estimate / peak (a posteriori)", "I1", "others' cores", "status"]
     rows = []
     for r in recs:
         if "n_ados" not in r:
@@ -307,8 +306,8 @@ def largest_table(recs: list[dict]) -> str:
         rows.append([r["depth"], r["ranks"], f"{r['n_ados']:,}", f"{r['n_unknowns']:,}", f"{r['nonzeros']:,}",
                      r["iterations"], fmt(r["residual"], ".1e"), fmt(assembly_wall_s(r), ".1f"), fmt(r["solve_s"], ".1f"),
                      fmt(nesb_total(r), ".1f"), fmt(r["wall_s"], ".0f"), fmt(r["peak_rss_mb"], ".0f"),
-                     fmt(r["estimate_mb"] / r["peak_rss_mb"], ".2f"), fmt(r.get("model2_ratio"), ".2f"),
-                     fmt(r.get("model2_posterior_ratio"), ".2f"), fmt(r["I1_corrected"], ".10e"),
+                     fmt(r["estimate_mb"] / r["peak_rss_mb"], ".2f"), fmt(r.get("sizing_ratio"), ".2f"),
+                     fmt(r.get("sizing_posterior_ratio"), ".2f"), fmt(r["I1_corrected"], ".10e"),
                      fmt(r.get("others_cores_busy"), ".2f"), r["status"]])
     return markdown_table(header, rows)
 

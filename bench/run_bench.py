@@ -65,22 +65,11 @@ def parse(argv):
 
 
 def predicted_gib(args, alpha: float, depth: int, ranks: int) -> float:
-    """Peak resident memory of all ranks together by bench/memory_model.py (a priori), to skip runs that cannot fit."""
-    import numpy as np
-
-    import memory_model
-    from nesb_hpc.bath import RationalCutoff, drude_lorentz, exact_decomposition
-    from nesb_hpc.hierarchy import TierOrderedHierarchy
-    from nesb_hpc.liouvillian import HierarchyModes
-    from nesb_hpc.pauli import PauliBlocks, bloch_vector
-
-    J = RationalCutoff(alpha=alpha) if args.problem == "paper" else drude_lorentz(alpha)
-    baths = [exact_decomposition(J.rational(), T, "pade", args.n_bose) for T in (1.0, 0.9)]
-    modes = HierarchyModes.from_baths(baths)
-    hier = TierOrderedHierarchy(modes.size, depth)
-    pauli = PauliBlocks.build(0.1, np.array([bloch_vector(np.pi / 2), bloch_vector(np.pi / 4)]))
-    sizes = memory_model.local_sizes(hier, modes, pauli, ranks)
-    return sum(p["peak_mib"] for p in memory_model.peak_mib(sizes)) / 1024.0
+    """Peak resident memory of all ranks together by nesb_hpc.sizing (a priori), to skip runs that cannot fit."""
+    rec = {"problem": args.problem, "alpha": alpha, "depth": depth, "n_bose": args.n_bose, "decomposition": "pade",
+           "T1": 1.0, "T2": 0.9, "delta": 0.1, "theta": 0.7853981633974483}
+    method = "iterative" if args.method == "auto" else args.method
+    return memory_model.tree_gib(*memory_model.problem_of(rec), ranks, method)
 
 
 def point_command(args, alpha: float, depth: int, ranks: int, profile: str | None) -> list[str]:
@@ -141,8 +130,8 @@ def run_one(args, alpha: float, depth: int, ranks: int, mach: dict) -> dict:
 
 def table(records: list[dict]) -> str:
     header = ["alpha", "depth", "ranks", "ADOs", "unknowns", "nonzeros", "its", "true res.",
-              "assembly s", "solve s", "total s", "peak MiB/rank", "sizing.estimate MiB", "estimate/peak",
-              "new model MiB", "new/peak (a priori)", "new/peak (a posteriori)", "I1", "others' cores"]
+              "assembly s", "solve s", "total s", "peak MiB/rank", "old estimate / peak", "sizing.estimate MiB",
+              "estimate / peak (a priori)", "estimate / peak (a posteriori)", "I1", "others' cores"]
     rows = []
     for r in sorted(records, key=lambda r: (r["alpha"], r["depth"], r["ranks"])):
         if r.get("status") != "ok":
@@ -153,8 +142,8 @@ def table(records: list[dict]) -> str:
             fmt(r["alpha"], "g"), r["depth"], r["ranks"], f"{r['n_ados']:,}", f"{r['n_unknowns']:,}",
             f"{r['nonzeros']:,}", r["iterations"], fmt(r["residual"], ".1e"), fmt(assembly_wall_s(r), ".2f"),
             fmt(r["solve_s"], ".2f"), fmt(r["total_s"], ".2f"), fmt(r["peak_rss_mb"], ".0f"),
-            fmt(r["estimate_mb"], ".0f"), fmt(r["estimate_ratio"], ".2f"), fmt(r.get("model2_mb"), ".0f"),
-            fmt(r.get("model2_ratio"), ".2f"), fmt(r.get("model2_posterior_ratio"), ".2f"),
+            fmt(r["estimate_ratio"], ".2f"), fmt(r.get("sizing_mb"), ".0f"),
+            fmt(r.get("sizing_ratio"), ".2f"), fmt(r.get("sizing_posterior_ratio"), ".2f"),
             fmt(r["I1"], ".10e"), fmt(r.get("others_cores_busy"), ".2f"),
         ])
     return markdown_table(header, rows)

@@ -462,4 +462,8 @@ def size_of(cfg: RunConfig, request: Request, ranks: int):
     vectors = np.array([bloch_vector(m.theta1, m.phi1), bloch_vector(m.theta, m.phi2)])
     pauli = PauliBlocks.build(m.delta, vectors)
     method = choose_method(cfg.solver.method, 4 * hier.size)
-    return estimate(hier, modes, pauli, ranks, method, cfg.solver.matrix_type)
+    try:  # the GMRES basis the memory model counts (a priori: the restart length)
+        restart = int(dict(cfg.solver.petsc_options).get("ksp_gmres_restart", 100))
+    except ValueError:
+        restart = 100
+    return estimate(hier, modes, pauli, ranks, method, cfg.solver.matrix_type, restart=restart)
