@@ -1054,19 +1054,22 @@ _STUDY_KEYS: dict[str, _StudyKey] = {
         "refinement; more guard against several local maxima.", ("optimize_theta",)),
     "depths": _StudyKey(
         _Ladder(lo=1), None, "Hierarchy depths of the convergence ladder, one rung each (replaces "
-        "[hierarchy] depth).", ("convergence",), default_text="required for convergence"),
+        "[hierarchy] depth). rectification: optional, a ladder for each direction (the ratio's "
+        "error estimate is the sum of both directions' relative errors).",
+        ("convergence", "rectification"), default_text="required for convergence"),
     "n_bose": _StudyKey(
         _IntOrList(lo=0), None, "Pade/Matsubara terms per bath of each rung: one integer for all "
-        "rungs or a list as long as depths (replaces [bath] n_bose).", ("convergence",),
+        "rungs or a list as long as depths (replaces [bath] n_bose).", ("convergence", "rectification"),
         default_text="[bath] n_bose"),
     "tolerance": _StudyKey(
         _Number(lo=0.0, lo_open=True, hi=1.0, hi_open=True), 1e-3, "The ladder stops at the first "
         "rung whose current differs from the previous rung's by less than this (relative); that "
-        "difference is the reported error estimate.", ("convergence",), units="dimensionless"),
+        "difference is the reported error estimate.", ("convergence", "rectification"),
+        units="dimensionless"),
     "time_limit": _StudyKey(
         _Number(lo=0.0), 0.0, "Seconds one point's ladder may take (0: no limit): the next rung is "
         "not started if the time spent plus its predicted time exceeds it. A point stopped by this "
-        "or by memory_per_rank is continued when the study is re-run.", ("convergence",),
+        "or by memory_per_rank is continued when the study is re-run.", ("convergence", "rectification"),
         units="s"),
 }
 STUDY_PARAMS.update({kind: {name: k.parse for name, k in _STUDY_KEYS.items() if kind in k.kinds}
@@ -1164,7 +1167,13 @@ class StudyConfig(_Base):
         if axis is not None and axis not in swept:
             allowed = f"a swept key ({', '.join(swept) or 'none is swept'})"
             raise _error(f"{table}.axis", axis, f"is not swept: allowed is {allowed}", allowed)
-        if kind == "convergence":
+        if kind == "rectification" and "depths" not in params:
+            for key in ("n_bose", "tolerance", "time_limit"):
+                if key in params:
+                    allowed = "with kind = \"rectification\" only together with depths (a ladder per direction)"
+                    raise _error(f"{table}.{key}", params[key], f"is given without depths: allowed is {allowed}",
+                                 allowed)
+        if kind == "convergence" or (kind == "rectification" and "depths" in params):
             if "depths" not in params:
                 allowed = "a ladder such as depths = [2, 3, 4, 5]"
                 raise InputError(f'input error: [{table}] kind = "convergence" needs the key '

@@ -121,7 +121,7 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
     kind = attrs.get("study_kind", "point")
     study = _study_input(attrs)
     good = _good(summary)
-    if good.size == 0 and not (kind == "convergence" and summary.size):
+    if good.size == 0 and not (kind in ("convergence", "rectification") and summary.size):
         raise PlotError(f"{path} has no finished point with a good status yet")
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     os.makedirs(out_dir, exist_ok=True)
@@ -150,7 +150,9 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
     elif kind == "optimize_theta":
         fig = _plot_optimize(plt, good, study, axis)
     elif kind == "rectification":
-        fig = _plot_rectification(plt, good, study, axis)
+        # with depth ladders, points that did not converge are drawn too (open, with error bars)
+        shown = summary[np.isfinite(summary["ratio"])] if "rel_error" in summary.dtype.names else good
+        fig = _plot_rectification(plt, shown, study, axis)
     else:
         raise PlotError(f"{path}: unknown study kind {kind!r}")
     fig.suptitle(f"{os.path.basename(path)}: {kind}, {len(good)} of {attrs.get('n_points', '?')} points good",
@@ -247,7 +249,17 @@ def _plot_rectification(plt, good, study, axis):
         color = f"C{n % 10}"
         x = good[_column(axis)][idx]
         x_all += list(x)
-        a1.plot(x, good["ratio"][idx], "s-", color=color, ms=5, label=f"HEOM {label}".strip())
+        ratio = good["ratio"][idx]
+        if "rel_error" in good.dtype.names and np.any(np.isfinite(good["rel_error"][idx])):
+            err = np.where(np.isfinite(good["rel_error"][idx]), good["rel_error"][idx], 0.0) * ratio
+            a1.errorbar(x, ratio, yerr=err, fmt="-", color=color, lw=1)
+            unconverged = good["status"][idx] != b"converged"
+            a1.plot(x[~unconverged], ratio[~unconverged], "s", color=color, ms=5, label=f"HEOM {label}".strip())
+            if np.any(unconverged):
+                a1.plot(x[unconverged], ratio[unconverged], "s", color=color, ms=7, mfc="none",
+                        label=f"not converged {label}".strip())
+        else:
+            a1.plot(x, ratio, "s-", color=color, ms=5, label=f"HEOM {label}".strip())
         for col, theory in (("ratio_redfield", "Redfield"), ("ratio_ptre", "NE-PTRE")):
             if np.any(np.isfinite(good[col][idx])):
                 a1.plot(x, good[col][idx], "x--", color=color, ms=7, lw=0.8, label=f"{theory} {label}".strip())

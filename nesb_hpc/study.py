@@ -325,28 +325,124 @@ class OptimizeTheta(Study):
                 f"{s['n_evals']} evaluations")
 
 
+@dataclass
+class LadderOutcome:
+    """The rungs of one depth ladder and what they say about the current I = I1."""
+
+    rows: list
+    status: str            # converged, not_converged, memory_limit, time_limit or failed
+    reason: str
+    error: float = math.nan       # |I(last rung) - I(previous rung)|
+    rel_error: float = math.nan   # error / |I(last rung)|
+
+    @property
+    def last_good(self):
+        good = [r for r in self.rows if _ok(r)]
+        return good[-1] if good else None
+
+
+def run_ladder(study: Study, model: ModelConfig, role: str, evaluate, ctx) -> LadderOutcome:
+    """Rungs (depth, n_bose) of [study] depths/n_bose for one model until the current changes by
+    less than [study] tolerance (relative) from one rung to the next, or a memory/time limit."""
+    tol = study.cfg.study.get("tolerance")
+    time_limit = study.cfg.study.get("time_limit")
+    out = LadderOutcome([], "not_converged", "ladder exhausted")
+    rows = out.rows
+    for depth, n_bose in ladder_rungs(study.cfg):
+        req = study.request(model, role, depth, n_bose)
+        if not ctx.cached(req):
+            need = ctx.memory_per_rank(req)
+            if need > ctx.memory_limit():
+                out.status = "memory_limit"
+                out.reason = (f"depth {depth}, n_bose {n_bose} needs ~{need / 2**20:.0f} MiB/rank > "
+                              f"{ctx.memory_limit() / 2**20:.0f}")
+                break
+            if time_limit > 0 and rows:
+                spent = sum(float(r["time_s"]) for r in rows)
+                last = rows[-1]
+                predicted = float(last["time_s"]) * ctx.nonzeros(req) / max(int(last["nonzeros"]), 1)
+                if spent + predicted > time_limit:
+                    out.status = "time_limit"
+                    out.reason = f"depth {depth} predicted {predicted:.0f} s, spent {spent:.0f} s"
+                    break
+        row = evaluate(req)
+        rows.append(row)
+        if not _ok(row):
+            out.status, out.reason = "failed", f"depth {depth}: {_failure(row)}"
+            break
+        if len(rows) >= 2:
+            out.error = abs(float(row["I1"]) - float(rows[-2]["I1"]))
+            out.rel_error = out.error / abs(float(row["I1"])) if row["I1"] != 0 else math.inf
+            if out.rel_error < tol:
+                out.status, out.reason = "converged", ""
+                break
+    return out
+
+
+def ladder_rungs(cfg: RunConfig) -> list[tuple[int, int]]:
+    """[study] depths with their n_bose (one value for all rungs, or one per rung)."""
+    depths = cfg.study.get("depths")
+    n_bose = cfg.study.get("n_bose")
+    if n_bose is None:
+        n_bose = cfg.bath.n_bose
+    nbs = n_bose if isinstance(n_bose, tuple) else (n_bose,) * len(depths)
+    return list(zip(depths, nbs))
+
+
+# how bad a ladder's outcome is, for a point made of several ladders (the worst one counts)
+_LADDER_SEVERITY = ("converged", "not_converged", "time_limit", "memory_limit", "failed")
+
+
 class Rectification(Study):
+    """R = |I(T1, T2)| / |I(T2, T1)|: one solve per direction at [hierarchy] depth, or with [study]
+    depths a ladder per direction (status "converged" when both are; rel_error = the sum of the
+    two directions' relative errors, the ratio's)."""
+
     EXTRA_COLUMNS = [("I_forward", "f8"), ("I_reverse", "f8"), ("ratio", "f8"),
-                     ("ratio_redfield", "f8"), ("ratio_ptre", "f8")]
+                     ("ratio_redfield", "f8"), ("ratio_ptre", "f8"), ("rel_error", "f8"),
+                     ("depth_forward", "i4"), ("depth_reverse", "i4")]
+
+    def _laddered(self) -> bool:
+        return self.cfg.study.get("depths") is not None
+
+    def largest_requests(self, task):
+        if not self._laddered():
+            return [self.request(task.model, "forward")]
+        return [self.request(task.model, "forward", *ladder_rungs(self.cfg)[-1])]
 
     def run_task(self, task, evaluate, ctx):
         m = task.model
-        forward = evaluate(self.request(m, "forward"))
-        reverse = evaluate(self.request(dataclasses.replace(m, T1=m.T2, T2=m.T1), "reverse"))
+        models = {"forward": m, "reverse": dataclasses.replace(m, T1=m.T2, T2=m.T1)}
         out = _summary_row(self.summary_dtype, task)
-        rows = [forward, reverse]
-        bad = [r for r in rows if not _ok(r)]
-        if bad:
-            return _finish(out, rows, "failed", _failure(bad[0]))
+        if self._laddered():
+            ladders = {role: run_ladder(self, model, role, evaluate, ctx) for role, model in models.items()}
+            rows = ladders["forward"].rows + ladders["reverse"].rows
+            worst = max(ladders.values(), key=lambda o: _LADDER_SEVERITY.index(o.status))
+            if any(o.last_good is None for o in ladders.values()):
+                return _finish(out, rows, "failed", worst.reason)
+            forward, reverse = ladders["forward"].last_good, ladders["reverse"].last_good
+            out["rel_error"] = ladders["forward"].rel_error + ladders["reverse"].rel_error
+            status, reason = worst.status, (f"{'forward' if worst is ladders['forward'] else 'reverse'}: "
+                                            f"{worst.reason}" if worst.reason else "")
+        else:
+            forward = evaluate(self.request(models["forward"], "forward"))
+            reverse = evaluate(self.request(models["reverse"], "reverse"))
+            rows = [forward, reverse]
+            bad = [r for r in rows if not _ok(r)]
+            if bad:
+                return _finish(out, rows, "failed", _failure(bad[0]))
+            status, reason = "ok", ""
         out["I_forward"], out["I_reverse"] = forward["I1"], reverse["I1"]
+        out["depth_forward"], out["depth_reverse"] = forward["depth"], reverse["depth"]
         out["ratio"] = abs(forward["I1"]) / abs(reverse["I1"])
         for col, theory in (("ratio_redfield", "I_redfield"), ("ratio_ptre", "I_ptre")):
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[col] = abs(forward[theory]) / abs(reverse[theory])
-        return _finish(out, rows, "ok", "")
+        return _finish(out, rows, status, reason)
 
     def describe(self, s):
-        return f"R = {s['ratio']:.6f}  (I = {s['I_forward']:.6e}, reversed {s['I_reverse']:.6e})"
+        error = f" +- {s['rel_error']:.1e} (relative)" if np.isfinite(s["rel_error"]) else ""
+        return f"R = {s['ratio']:.6f}{error}  (I = {s['I_forward']:.6e}, reversed {s['I_reverse']:.6e})"
 
 
 class Convergence(Study):
@@ -354,58 +450,21 @@ class Convergence(Study):
                      ("n_bose", "i4"), ("n_rungs", "i4")]
 
     def ladder(self) -> list[tuple[int, int]]:
-        depths = self.cfg.study.get("depths")
-        n_bose = self.cfg.study.get("n_bose")
-        if n_bose is None:
-            n_bose = self.cfg.bath.n_bose
-        nbs = n_bose if isinstance(n_bose, tuple) else (n_bose,) * len(depths)
-        return list(zip(depths, nbs))
+        return ladder_rungs(self.cfg)
 
     def largest_requests(self, task):
         return [self.request(task.model, "rung", *self.ladder()[-1])]
 
     def run_task(self, task, evaluate, ctx):
-        tol = self.cfg.study.get("tolerance")
-        time_limit = self.cfg.study.get("time_limit")
         out = _summary_row(self.summary_dtype, task)
-        rows: list = []
-        status, reason = "not_converged", "ladder exhausted"
-        for depth, n_bose in self.ladder():
-            req = self.request(task.model, "rung", depth, n_bose)
-            if not ctx.cached(req):
-                need = ctx.memory_per_rank(req)
-                if need > ctx.memory_limit():
-                    status = "memory_limit"
-                    reason = (f"depth {depth}, n_bose {n_bose} needs ~{need / 2**20:.0f} MiB/rank > "
-                              f"{ctx.memory_limit() / 2**20:.0f}")
-                    break
-                if time_limit > 0 and rows:
-                    spent = sum(float(r["time_s"]) for r in rows)
-                    last = rows[-1]
-                    predicted = float(last["time_s"]) * ctx.nonzeros(req) / max(int(last["nonzeros"]), 1)
-                    if spent + predicted > time_limit:
-                        status = "time_limit"
-                        reason = f"depth {depth} predicted {predicted:.0f} s, spent {spent:.0f} s"
-                        break
-            row = evaluate(req)
-            rows.append(row)
-            if not _ok(row):
-                status, reason = "failed", f"depth {depth}: {_failure(row)}"
-                break
-            if len(rows) >= 2:
-                prev = float(rows[-2]["I1"])
-                change = abs(float(row["I1"]) - prev)
-                out["error"] = change
-                out["rel_error"] = change / abs(float(row["I1"])) if row["I1"] != 0 else math.inf
-                if out["rel_error"] < tol:
-                    status, reason = "converged", ""
-                    break
-        good = [r for r in rows if _ok(r)]
-        if good:
-            out["I"] = good[-1]["I1"]
-            out["depth"], out["n_bose"] = good[-1]["depth"], good[-1]["n_bose"]
-        out["n_rungs"] = len(rows)
-        return _finish(out, rows, status, reason)
+        ladder = run_ladder(self, task.model, "rung", evaluate, ctx)
+        out["error"], out["rel_error"] = ladder.error, ladder.rel_error
+        last = ladder.last_good
+        if last is not None:
+            out["I"] = last["I1"]
+            out["depth"], out["n_bose"] = last["depth"], last["n_bose"]
+        out["n_rungs"] = len(ladder.rows)
+        return _finish(out, ladder.rows, ladder.status, ladder.reason)
 
     def describe(self, s):
         return (f"I = {s['I']:.6e} +- {s['error']:.1e} (relative {s['rel_error']:.1e}) at depth {s['depth']}, "

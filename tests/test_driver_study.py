@@ -231,3 +231,37 @@ def test_convergence_with_merged_modes_and_an_n_bose_rung_then_plot(tmp_path):
         written = plot_results(path, str(tmp_path / "figs"))
         assert {os.path.basename(w) for w in written} == {
             f"merged-{what}.{ext}" for what in ("converged", "convergence") for ext in ("png", "pdf")}
+
+
+def test_rectification_with_a_ladder_per_direction_then_plot(tmp_path):
+    """[study] depths in a rectification: each direction climbs the ladder until its current
+    changes by < tolerance; the ratio comes from the last rungs, its error is the sum of both
+    directions' relative errors; an unconverged point is kept (and plotted open)."""
+    path = _path(tmp_path, "rectladder.h5")
+    study = {"kind": "rectification", "alpha2": [0.01, 0.3], "depths": [2, 3, 4, 5], "tolerance": 2e-3,
+             "axis": "alpha2"}
+    cfg = _cfg(path, study, model={"T1": 2.0, "T2": 1.0, "alpha1": 0.05, "alpha": None},
+               hierarchy={"modes": "merged"})
+    code = _run(cfg)
+    s, rows, _ = _read(path)
+    assert code == (0 if set(s["status"]) == {b"converged"} else 3)
+    for summary in s:
+        mine = rows[rows["point"] == summary["point"]]
+        parts = {}
+        for role in (b"forward", b"reverse"):
+            ladder = mine[mine["role"] == role]
+            ladder = ladder[np.argsort(ladder["eval"])]
+            assert list(ladder["depth"]) == list(range(2, 2 + ladder.size))   # rungs in order, none skipped
+            rel = abs(ladder["I1"][-1] - ladder["I1"][-2]) / abs(ladder["I1"][-1])
+            converged = rel < 2e-3
+            assert converged or ladder.size == 4                              # stopped at the tolerance or the end
+            parts[role] = (ladder[-1], rel, converged)
+        (f, rf, cf), (r, rr, cr) = parts[b"forward"], parts[b"reverse"]
+        assert summary["ratio"] == abs(f["I1"]) / abs(r["I1"])
+        assert summary["rel_error"] == pytest.approx(rf + rr, rel=1e-12)
+        assert (summary["depth_forward"], summary["depth_reverse"]) == (f["depth"], r["depth"])
+        assert (summary["status"] == b"converged") == (cf and cr)
+    if _world().rank == 0:
+        from nesb_hpc.plot import plot_results
+
+        assert plot_results(path, str(tmp_path / "figs"))

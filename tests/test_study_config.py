@@ -114,6 +114,8 @@ ERRORS = {
     "n_grid": ({"kind": "optimize_theta", "n_grid": 2}, "[study] n_grid = 2", "an integer >= 3"),
     "convergence needs depths": ({"kind": "convergence"}, 'needs the key "depths"'),
     "depths increasing": ({"kind": "convergence", "depths": [3, 2]}, "[study] depths = [3, 2]", "decreases"),
+    "rectification n_bose without depths": ({"kind": "rectification", "alpha2": [0.1, 0.2], "n_bose": 2},
+                                            "[study] n_bose = 2", "only together with depths"),
     "rung repeated": ({"kind": "convergence", "depths": [3, 3]}, "[study] depths = [3, 3]",
                       "repeats or shrinks rung 1 (depth 3)"),
     "rung n_bose shrinks": ({"kind": "convergence", "depths": [3, 4], "n_bose": [2, 1]},
