@@ -247,11 +247,12 @@ def last_json(stdout: str) -> dict | None:
 
 # a record in results.json replaces an earlier one with the same key
 KEY = ("tool", "problem", "ranks", "alpha", "depth", "n_bose", "decomposition", "method", "matrix_type",
-       "extra_petsc", "T1", "T2")
+       "extra_petsc", "T1", "T2", "modes")
 
 
 def record_key(rec: dict) -> tuple:
-    return tuple(rec.get(k) for k in KEY)
+    # records from before the merged form have no "modes": they are the separate form
+    return tuple(rec.get(k, "separate" if k == "modes" else None) for k in KEY)
 
 
 def store(path: Path, rec: dict) -> None:

@@ -33,6 +33,8 @@ def parse(argv):
     p.add_argument("--T2", type=float, default=0.9)
     p.add_argument("--method", default="iterative", choices=("auto", "direct", "iterative", "slepc"))
     p.add_argument("--matrix-type", default="aij", choices=("aij", "baij"))
+    p.add_argument("--modes", default="separate", choices=("separate", "merged"),
+                   help="[hierarchy] modes: one index per basis function of C^R and of C^I, or per shared one")
     p.add_argument("--rtol", type=float, default=1e-12)
     p.add_argument("--max-it", type=int, default=2000)
     p.add_argument("--profile", default=None,
@@ -79,11 +81,11 @@ def main(argv=None) -> int:
     rss_before = comm.allreduce(peak_rss_mb(), op=MPI.MAX)  # interpreter + numpy + PETSc + MPI
     baths = build_baths(args)
     vecs = np.array([bloch_vector(np.pi / 2), bloch_vector(args.theta)])
-    spec = HierarchySpec(args.depth, True, args.matrix_type)
+    spec = HierarchySpec(args.depth, True, args.matrix_type, args.modes)
     settings = SolverSettings(method=args.method, rtol=args.rtol, max_it=args.max_it)
 
     # the dry-run memory model (what --dry-run --ranks N prints), to set beside the measured peak
-    modes = HierarchyModes.from_baths(baths)
+    modes = HierarchyModes.from_baths(baths, form=args.modes)
     hier = TierOrderedHierarchy(modes.size, args.depth)
     method = choose_method(args.method, BS * hier.size)
     restart = 100
@@ -134,6 +136,7 @@ def main(argv=None) -> int:
             "n_bose": args.n_bose,
             "decomposition": args.decomposition,
             "delta": args.delta, "theta": args.theta, "T1": args.T1, "T2": args.T2,
+            "modes": args.modes,
             "n_modes": res.n_modes,
             "n_ados": res.n_ados,
             "n_unknowns": res.n_unknowns,

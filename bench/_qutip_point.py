@@ -2,7 +2,9 @@
 
 SPEC (written by qutip_compare.py from nesb_hpc's own decomposition, so both codes see the SAME
 exponents): {"delta", "theta", "depth", "baths": [{"ck_real", "vk_real", "ck_imag", "vk_imag",
-"imag_at_zero"}, ...], "solve": bool}.
+"imag_at_zero"}, ...], "solve": bool, "combine": bool}. combine = true lets QuTiP merge an R and an
+I exponent of equal rate into one "RI" mode (nesb_hpc's modes = "merged"); the current below holds
+for those too (it is linear in the mode's field).
 
 Prints a JSON line after the generator is built (so a steady state that times out still leaves
 the build figures) and a final one after steady_state(). Runs in QuTiP's own virtual environment;
@@ -63,7 +65,7 @@ def main() -> int:
     delta, theta, depth = spec["delta"], spec["theta"], spec["depth"]
     H = delta * sigmaz()
     Qs = [sigmax(), np.cos(theta) * sigmaz() + np.sin(theta) * sigmax()]
-    baths = [BosonicBath(Q, b["ck_real"], b["vk_real"], b["ck_imag"], b["vk_imag"], combine=False, tag=i)
+    baths = [BosonicBath(Q, b["ck_real"], b["vk_real"], b["ck_imag"], b["vk_imag"], combine=bool(spec.get("combine", False)), tag=i)
              for i, (Q, b) in enumerate(zip(Qs, spec["baths"]))]
 
     t0 = time.perf_counter()

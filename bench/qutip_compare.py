@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/qutip_compare.py                       # validate, then scale until QuTiP stops
     .venv/bin/python bench/qutip_compare.py --quick               # validation only, small depths
+    .venv/bin/python bench/qutip_compare.py --merged              # both codes with merged R/I modes
 
 Problem: the two-bath model (V1 = sx, V2 = cos(theta) sz + sin(theta) sx, H = Delta sz, Delta = 0.1,
 theta = pi/4, T1 = 1, T2 = 0.9) with Drude-Lorentz baths J = pi alpha w / (1 + w^2)
@@ -9,7 +10,9 @@ theta = pi/4, T1 = 1, T2 = 0.9) with Drude-Lorentz baths J = pi alpha w / (1 + w
 exact_decomposition (Pade, n_bose terms): every basis function is an exponential, so QuTiP takes
 the SAME exponents, read off our BasisFamily (ck = a, vk = -eta_jj, phi0 = 1), as
 BosonicBath(Q, ck_real, vk_real, ck_imag, vk_imag, combine=False): R and I stay separate modes,
-as in nesb_hpc's extended hierarchy, so both have C(K + L, L) ADOs (checked). QuTiP runs in its own
+as in nesb_hpc's extended hierarchy, so both have C(K + L, L) ADOs (checked). With --merged, QuTiP's
+combine=True merges the R and I exponents of equal rate into one "RI" mode, and nesb_hpc runs with
+[hierarchy] modes = "merged": again identical hierarchies, with fewer modes. QuTiP runs in its own
 virtual environment (bench/.venv-qutip, `pip install qutip`), single-threaded like one MPI rank.
 
 Phases: (1) validation at small depths: ADO counts equal, QuTiP's I1 + I2 = 0, |I1(QuTiP) -
@@ -54,6 +57,8 @@ def parse(argv):
     p.add_argument("--phases", default="1,2,3")
     p.add_argument("--output", type=Path, default=BENCH / "results.json")
     p.add_argument("--quick", action="store_true", help="validation only at depths 2,3")
+    p.add_argument("--merged", action="store_true",
+                   help="both codes merge R and I modes of equal rate: QuTiP combine=True, nesb_hpc modes = merged")
     p.add_argument("--report", action="store_true", help="run nothing: print the tables from the stored records")
     p.add_argument("--wait-quiet", type=float, default=None, metavar="CORES",
                    help="before each run wait (up to --max-wait s) until other processes keep fewer than CORES cores busy")
@@ -108,8 +113,8 @@ def stored(args, tool: str, depth: int, ranks: int, T2: float, method: str) -> d
     """--report: the stored record of this run (or a placeholder saying it is missing)."""
     for r in load_results(args.output):
         if (r.get("tool"), r.get("problem"), r.get("ranks"), r.get("alpha"), r.get("depth"), r.get("n_bose"),
-                r.get("decomposition"), r.get("method"), r.get("T2")) == (
-                tool, "drude", ranks, args.alpha, depth, args.n_bose, args.decomposition, method, T2):
+                r.get("decomposition"), r.get("method"), r.get("T2"), r.get("modes", "separate")) == (
+                tool, "drude", ranks, args.alpha, depth, args.n_bose, args.decomposition, method, T2, _modes(args)):
             return r
     return {"tool": tool, "depth": depth, "ranks": ranks, "status": "not stored", "wall_s": float("nan")}
 
@@ -118,7 +123,7 @@ def run_qutip(args, depth: int, T1: float, T2: float, solve: bool = True) -> dic
     if args.report:
         return stored(args, "qutip", depth, 1, T2, QUTIP_METHOD)
     _, baths = decomposition(args, T1, T2)
-    spec = {"delta": DELTA, "theta": THETA, "depth": depth, "baths": baths, "solve": solve}
+    spec = {"delta": DELTA, "theta": THETA, "depth": depth, "baths": baths, "solve": solve, "combine": args.merged}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir="/tmp") as fh:
         json.dump(spec, fh)
         path = fh.name
@@ -146,7 +151,8 @@ def run_nesb(args, depth: int, ranks: int, T1: float, T2: float, method: str = "
         return stored(args, "nesb_hpc", depth, ranks, T2, method)
     cmd = ["mpirun", "-n", str(ranks), str(NESB_PYTHON), str(BENCH / "_point.py"), "--problem", "drude",
            "--alpha", repr(args.alpha), "--depth", str(depth), "--n-bose", str(args.n_bose),
-           "--decomposition", args.decomposition, "--T1", repr(T1), "--T2", repr(T2), "--method", method]
+           "--decomposition", args.decomposition, "--T1", repr(T1), "--T2", repr(T2), "--method", method,
+           "--modes", _modes(args)]
     quiet(args)
     limit = min(args.mem_limit, 0.9 * available_gib())
     out = run_bounded(cmd, args.timeout, limit)
@@ -161,8 +167,12 @@ def run_nesb(args, depth: int, ranks: int, T1: float, T2: float, method: str = "
     return rec
 
 
+def _modes(args) -> str:
+    return "merged" if args.merged else "separate"
+
+
 def _common_fields(args, depth, T1, T2, out, limit) -> dict:
-    return {"problem": "drude", "alpha": args.alpha, "depth": depth, "n_bose": args.n_bose,
+    return {"problem": "drude", "modes": _modes(args), "alpha": args.alpha, "depth": depth, "n_bose": args.n_bose,
             "decomposition": args.decomposition, "delta": DELTA, "theta": THETA, "T1": T1, "T2": T2,
             "machine": machine(), "wall_s": out["wall_s"], "killed": out["killed"],
             "others_cores_busy": out["others_cores_busy"],
@@ -184,7 +194,7 @@ def predicted_gib(args, depth: int, ranks: int) -> float:
     from nesb_hpc.pauli import PauliBlocks, bloch_vector
 
     baths, _ = decomposition(args, 1.0, 0.9)
-    modes = HierarchyModes.from_baths(baths)
+    modes = HierarchyModes.from_baths(baths, form=_modes(args))
     hier = TierOrderedHierarchy(modes.size, depth)
     pauli = PauliBlocks.build(DELTA, np.array([bloch_vector(np.pi / 2), bloch_vector(THETA)]))
     return memory_model.tree_gib(hier, modes, pauli, ranks)
