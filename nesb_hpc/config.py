@@ -1066,6 +1066,11 @@ _STUDY_KEYS: dict[str, _StudyKey] = {
         "rung whose current differs from the previous rung's by less than this (relative); that "
         "difference is the reported error estimate.", ("convergence", "rectification"),
         units="dimensionless"),
+    "n_bose_check": _StudyKey(
+        _Integer(lo=0), 0, "Check a ladder converged in depth in the bath decomposition as well: "
+        "the rung two below the last is solved again with this many Pade/Matsubara terms; the "
+        "relative change is added to the error estimate (column decomposition_error), and above "
+        "tolerance the point is not converged. 0: no check.", ("convergence", "rectification")),
     "time_limit": _StudyKey(
         _Number(lo=0.0), 0.0, "Seconds one point's ladder may take (0: no limit): the next rung is "
         "not started if the time spent plus its predicted time exceeds it. A point stopped by this "
@@ -1168,7 +1173,7 @@ class StudyConfig(_Base):
             allowed = f"a swept key ({', '.join(swept) or 'none is swept'})"
             raise _error(f"{table}.axis", axis, f"is not swept: allowed is {allowed}", allowed)
         if kind == "rectification" and "depths" not in params:
-            for key in ("n_bose", "tolerance", "time_limit"):
+            for key in ("n_bose", "tolerance", "time_limit", "n_bose_check"):
                 if key in params:
                     allowed = "with kind = \"rectification\" only together with depths (a ladder per direction)"
                     raise _error(f"{table}.{key}", params[key], f"is given without depths: allowed is {allowed}",

@@ -171,7 +171,7 @@ def _converged_view(rows: np.ndarray, summary: np.ndarray) -> np.ndarray:
         + [("converged", "?")]
     out = []
     for s in summary:
-        mine = rows[(rows["point"] == s["point"]) & (rows["status"] == b"ok")]
+        mine = rows[(rows["point"] == s["point"]) & (rows["status"] == b"ok") & (rows["role"] == b"rung")]
         if mine.size == 0:
             continue
         last = mine[np.argmax(mine["eval"])]
@@ -287,7 +287,7 @@ def _plot_convergence(plt, rows, summary, study):
     tol = study.get("tolerance", 1e-3)
     for n, s in enumerate(summary):
         color = f"C{n % 10}"
-        mine = rows[(rows["point"] == s["point"]) & (rows["status"] == b"ok")]
+        mine = rows[(rows["point"] == s["point"]) & (rows["status"] == b"ok") & (rows["role"] == b"rung")]
         mine = mine[np.argsort(mine["eval"])]
         label = ", ".join(f"{LABELS.get(k, k)} = {_fmt_value(k, float(s[_column(k)]))}" for k in swept) \
             or f"point {int(s['point'])}"

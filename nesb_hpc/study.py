@@ -329,21 +329,33 @@ class OptimizeTheta(Study):
 class LadderOutcome:
     """The rungs of one depth ladder and what they say about the current I = I1."""
 
-    rows: list
+    rows: list             # the rungs, in order
     status: str            # converged, not_converged, memory_limit, time_limit or failed
     reason: str
-    error: float = math.nan       # |I(last rung) - I(previous rung)|
+    error: float = math.nan       # |I(last rung) - I(previous rung)| (+ the decomposition check's)
     rel_error: float = math.nan   # error / |I(last rung)|
+    decomposition_error: float = math.nan  # relative change with [study] n_bose_check Pade terms
+    check: list = dataclasses.field(default_factory=list)  # the n_bose_check solve, if made
 
     @property
     def last_good(self):
         good = [r for r in self.rows if _ok(r)]
         return good[-1] if good else None
 
+    @property
+    def all_rows(self) -> list:
+        return self.rows + self.check
+
 
 def run_ladder(study: Study, model: ModelConfig, role: str, evaluate, ctx) -> LadderOutcome:
     """Rungs (depth, n_bose) of [study] depths/n_bose for one model until the current changes by
-    less than [study] tolerance (relative) from one rung to the next, or a memory/time limit."""
+    less than [study] tolerance (relative) from one rung to the next, or a memory/time limit.
+
+    With [study] n_bose_check = N > 0, a ladder converged in depth is checked in the bath
+    decomposition too: the rung two below the last (or the first) is solved again with N Pade
+    terms ("nbose_check"); its relative change is added to the error estimate, and above the
+    tolerance the point is not converged.
+    """
     tol = study.cfg.study.get("tolerance")
     time_limit = study.cfg.study.get("time_limit")
     out = LadderOutcome([], "not_converged", "ladder exhausted")
@@ -376,7 +388,31 @@ def run_ladder(study: Study, model: ModelConfig, role: str, evaluate, ctx) -> La
             if out.rel_error < tol:
                 out.status, out.reason = "converged", ""
                 break
+    n_check = study.cfg.study.get("n_bose_check")
+    if out.status == "converged" and n_check:
+        _check_decomposition(study, model, out, n_check, tol, evaluate)
     return out
+
+
+def _check_decomposition(study, model, out: LadderOutcome, n_check: int, tol: float, evaluate) -> None:
+    """The n_bose_check solve of a converged ladder (run_ladder's docstring)."""
+    ref = out.rows[-3] if len(out.rows) >= 3 else out.rows[0]
+    if int(ref["n_bose"]) == n_check:
+        return
+    row = evaluate(study.request(model, "nbose_check", int(ref["depth"]), n_check))
+    out.check.append(row)
+    if not _ok(row):
+        out.status, out.reason = "failed", f"n_bose check: {_failure(row)}"
+        return
+    I_ref, I_last = float(ref["I1"]), float(out.rows[-1]["I1"])
+    out.decomposition_error = abs(float(row["I1"]) - I_ref) / abs(I_ref) if I_ref != 0 else (
+        0.0 if row["I1"] == 0 else math.inf)
+    out.rel_error += out.decomposition_error
+    out.error = out.rel_error * abs(I_last)
+    if out.decomposition_error >= tol:
+        out.status = "not_converged"
+        out.reason = (f"n_bose {int(ref['n_bose'])} -> {n_check} changes I by "
+                      f"{out.decomposition_error:.1e} at depth {int(ref['depth'])}")
 
 
 def ladder_rungs(cfg: RunConfig) -> list[tuple[int, int]]:
@@ -416,7 +452,7 @@ class Rectification(Study):
         out = _summary_row(self.summary_dtype, task)
         if self._laddered():
             ladders = {role: run_ladder(self, model, role, evaluate, ctx) for role, model in models.items()}
-            rows = ladders["forward"].rows + ladders["reverse"].rows
+            rows = ladders["forward"].all_rows + ladders["reverse"].all_rows
             worst = max(ladders.values(), key=lambda o: _LADDER_SEVERITY.index(o.status))
             if any(o.last_good is None for o in ladders.values()):
                 return _finish(out, rows, "failed", worst.reason)
@@ -447,7 +483,7 @@ class Rectification(Study):
 
 class Convergence(Study):
     EXTRA_COLUMNS = [("I", "f8"), ("error", "f8"), ("rel_error", "f8"), ("depth", "i4"),
-                     ("n_bose", "i4"), ("n_rungs", "i4")]
+                     ("n_bose", "i4"), ("n_rungs", "i4"), ("decomposition_error", "f8")]
 
     def ladder(self) -> list[tuple[int, int]]:
         return ladder_rungs(self.cfg)
@@ -459,12 +495,13 @@ class Convergence(Study):
         out = _summary_row(self.summary_dtype, task)
         ladder = run_ladder(self, task.model, "rung", evaluate, ctx)
         out["error"], out["rel_error"] = ladder.error, ladder.rel_error
+        out["decomposition_error"] = ladder.decomposition_error
         last = ladder.last_good
         if last is not None:
             out["I"] = last["I1"]
             out["depth"], out["n_bose"] = last["depth"], last["n_bose"]
         out["n_rungs"] = len(ladder.rows)
-        return _finish(out, ladder.rows, ladder.status, ladder.reason)
+        return _finish(out, ladder.all_rows, ladder.status, ladder.reason)
 
     def describe(self, s):
         return (f"I = {s['I']:.6e} +- {s['error']:.1e} (relative {s['rel_error']:.1e}) at depth {s['depth']}, "

@@ -48,7 +48,7 @@ def series(s, key, value, tol=1e-9):
 def last_rung_column(rows, s, col):
     out = []
     for p in s["point"]:
-        mine = rows[(rows["point"] == p) & (rows["status"] == b"ok")]
+        mine = rows[(rows["point"] == p) & (rows["status"] == b"ok") & (rows["role"] == b"rung")]
         out.append(float(mine[np.argmax(mine["eval"])][col]) if mine.size else math.nan)
     return np.array(out)
 

@@ -265,3 +265,29 @@ def test_rectification_with_a_ladder_per_direction_then_plot(tmp_path):
         from nesb_hpc.plot import plot_results
 
         assert plot_results(path, str(tmp_path / "figs"))
+
+
+def test_convergence_checks_the_decomposition_after_the_depth(tmp_path):
+    """[study] n_bose_check: a ladder converged in depth is solved again two rungs below with more
+    Pade terms; the change joins the error estimate and, above tolerance, unconverges the point."""
+    path = _path(tmp_path, "check.h5")
+    study = {"kind": "convergence", "alpha": [0.05], "depths": [2, 3, 4, 5, 6], "tolerance": 1e-3,
+             "n_bose_check": 3}
+    cfg = _cfg(path, study, hierarchy={"modes": "merged"})
+    code = _run(cfg)
+    s, rows, _ = _read(path)
+    (summary,) = s
+    rungs = rows[rows["role"] == b"rung"]
+    rungs = rungs[np.argsort(rungs["eval"])]
+    (check,) = rows[rows["role"] == b"nbose_check"]
+    ref = rungs[-3]
+    assert (check["depth"], check["n_bose"]) == (ref["depth"], 3) and ref["n_bose"] == 1
+    decomposition = abs(check["I1"] - ref["I1"]) / abs(ref["I1"])
+    depth_change = abs(rungs["I1"][-1] - rungs["I1"][-2]) / abs(rungs["I1"][-1])
+    assert summary["decomposition_error"] == pytest.approx(decomposition, rel=1e-12)
+    assert summary["rel_error"] == pytest.approx(depth_change + decomposition, rel=1e-12)
+    assert summary["I"] == rungs["I1"][-1]                       # the check never becomes the value
+    converged = decomposition < 1e-3
+    assert (summary["status"] == b"converged") == converged and code == (0 if converged else 3)
+    # the check is a real solve: the same point with n_bose = 3 on the world communicator
+    assert check["I1"] == pytest.approx(_direct(cfg.replace_model(alpha=0.05).model, int(ref["depth"]), 3), rel=1e-9)
