@@ -34,7 +34,8 @@ def _records() -> list[dict]:
     """Every successful nesb_hpc run of the iterative route with the default preconditioner
     (block Jacobi; the runs with -pc_type asm keep overlapping subdomains the model does not
     describe), AIJ. Problems: "paper" (J = pi alpha w^3/(1+w^2)^4: s = 3, cutoff power 4) and
-    "drude" (Drude-Lorentz), exact Pade decomposition with the recorded n_bose, separate modes."""
+    "drude" (Drude-Lorentz), exact Pade decomposition with the recorded n_bose, and the recorded
+    mode form (records without one are of the separate form, the only one before "merged")."""
     out = []
     for r in json.loads(RESULTS.read_text()):
         opts = r.get("petsc_options", {})
@@ -51,7 +52,7 @@ def _problem(rec: dict):
     J = RationalCutoff(alpha=rec["alpha"]) if rec["problem"] == "paper" else drude_lorentz(rec["alpha"])
     assert J.s == (3 if rec["problem"] == "paper" else 1)
     baths = [exact_decomposition(J.rational(), T, rec["decomposition"], rec["n_bose"]) for T in (rec["T1"], rec["T2"])]
-    modes = HierarchyModes.from_baths(baths, form="separate")
+    modes = HierarchyModes.from_baths(baths, form=rec.get("modes", "separate"))
     hier = TierOrderedHierarchy(modes.size, rec["depth"])
     pauli = PauliBlocks.build(rec["delta"], np.array([bloch_vector(np.pi / 2), bloch_vector(rec["theta"])]))
     return hier, modes, pauli
@@ -60,7 +61,7 @@ def _problem(rec: dict):
 def _rid(rec: dict) -> str:
     extra = rec.get("extra_petsc", "").replace("-nesb_", "").replace(" ", "")
     return (f"{rec['problem']}-a{rec['alpha']:g}-L{rec['depth']}-R{rec['ranks']}-its{rec['iterations']}"
-            + (f"-{extra}" if extra else ""))
+            + (f"-{extra}" if extra else "") + ("-merged" if rec.get("modes") == "merged" else ""))
 
 
 def test_the_records_are_there():
