@@ -197,16 +197,18 @@ class _Number:
 class _Integer:
     lo: int = 0
     odd: bool = False
+    hi: int | None = None
     type_name: ClassVar[str] = "int"
 
     @property
     def allowed(self) -> str:
-        return f"an {'odd ' if self.odd else ''}integer >= {self.lo}"
+        kind = f"an {'odd ' if self.odd else ''}integer"
+        return f"{kind} >= {self.lo}" if self.hi is None else f"{kind} in [{self.lo}, {self.hi}]"
 
     def __call__(self, value, key):
         if isinstance(value, bool) or not isinstance(value, int):
             raise _error(key, value, f"must be {self.allowed}", self.allowed)
-        if value < self.lo:
+        if value < self.lo or (self.hi is not None and value > self.hi):
             raise _error(key, value, f"is out of range: allowed is {self.allowed}", self.allowed)
         if self.odd and value % 2 == 0:
             raise _error(key, value, f"is not allowed: allowed is {self.allowed}", self.allowed)
@@ -214,38 +216,70 @@ class _Integer:
 
 
 _ANGLE_FORMS = 'a number (radians) or a string such as "pi/4", "0.25pi", "3*pi/8", "-pi/2"'
-_NUM = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_ANGLE_RE = re.compile(
-    rf"\s*(?P<sign>[+-])?\s*(?:(?P<coef>{_NUM})\s*(?P<star>\*)?\s*)?(?P<pi>pi|π)?"
-    rf"\s*(?:/\s*(?P<den>{_NUM}))?\s*",
-    re.IGNORECASE,
-)
+# One token at a time, whitespace skipped between tokens: linear in the length of the text (the
+# former single regular expression with adjacent optional blanks backtracked polynomially).
+_ANGLE_TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)|(?P<pi>pi|π)"
+                          r"|(?P<op>[-+*/]))", re.IGNORECASE)
+_ANGLE_MAX_CHARS = 200
+
+
+def _angle_tokens(text: str) -> list[tuple[str, str]] | None:
+    """[(kind, text)] with kind "num", "pi" or "op"; None if something else is in the text."""
+    out, pos, end = [], 0, len(text.rstrip())
+    while pos < end:
+        m = _ANGLE_TOKEN.match(text, pos)
+        if not m:
+            return None
+        kind = m.lastgroup
+        out.append((kind, m[kind]))
+        pos = m.end()
+    return out
+
+
+def _angle_value(tokens: list[tuple[str, str]]) -> float | None:
+    """The grammar [sign] [coef [*]] [pi] [/ den], where a bare number is allowed only alone
+    ("1/4" is ambiguous: pi/4 meant?); None if the tokens do not fit it."""
+    i, sign = 0, 1.0
+    if i < len(tokens) and tokens[i] in (("op", "+"), ("op", "-")):
+        sign = -1.0 if tokens[i][1] == "-" else 1.0
+        i += 1
+    coef = None
+    if i < len(tokens) and tokens[i][0] == "num":
+        coef = float(tokens[i][1])
+        i += 1
+    star = i < len(tokens) and tokens[i] == ("op", "*")
+    i += star
+    has_pi = i < len(tokens) and tokens[i][0] == "pi"
+    i += has_pi
+    den = None
+    if i + 1 < len(tokens) and tokens[i] == ("op", "/") and tokens[i + 1][0] == "num":
+        den = float(tokens[i + 1][1])
+        i += 2
+    if i != len(tokens) or (star and not (coef is not None and has_pi)):
+        return None
+    if not has_pi and (coef is None or den is not None):
+        return None
+    x = (coef if coef is not None else 1.0) * (math.pi if has_pi else 1.0)
+    if den is not None:
+        x = x / den if den != 0.0 else math.nan
+    return sign * x
 
 
 def parse_angle(value: Any, key: str) -> float:
     """An angle in radians from a number or a string ``[sign][coef][*]pi[/den]``.
 
     Accepted strings: "pi", "-pi/2", "pi/4", "0.25pi", "0.25*pi", "3*pi/8", "3pi/4" (also "π"),
-    and plain numbers such as "0.5". Parsed by a regular expression, never evaluated. No range
-    check here; raises :class:`InputError` (naming ``key``) for anything else.
+    and plain numbers such as "0.5". Tokenised and parsed in linear time, never evaluated. No
+    range check here; raises :class:`InputError` (naming ``key``) for anything else.
     """
     if isinstance(value, str):
-        m = _ANGLE_RE.fullmatch(value)
-        # Without pi only a plain number is accepted ("1/4" is ambiguous: pi/4 meant?).
-        if m and (m["pi"] or (m["coef"] and not m["den"] and not m["star"])):
-            x = float(m["coef"]) if m["coef"] else 1.0
-            if m["pi"]:
-                x *= math.pi
-            if m["den"]:
-                den = float(m["den"])
-                if den == 0.0:
-                    raise _error(key, value, f"divides by zero: allowed is {_ANGLE_FORMS}",
-                                 _ANGLE_FORMS)
-                x /= den
-            if m["sign"] == "-":
-                x = -x
-            if not math.isfinite(x):
-                raise _error(key, value, f"is not finite: allowed is {_ANGLE_FORMS}", _ANGLE_FORMS)
+        tokens = _angle_tokens(value) if len(value) <= _ANGLE_MAX_CHARS else None
+        x = _angle_value(tokens) if tokens else None
+        if x is not None and math.isnan(x):
+            raise _error(key, value, f"divides by zero: allowed is {_ANGLE_FORMS}", _ANGLE_FORMS)
+        if x is not None and not math.isfinite(x):
+            raise _error(key, value, f"is not finite: allowed is {_ANGLE_FORMS}", _ANGLE_FORMS)
+        if x is not None:
             return x
         raise _error(key, value, f"is not an angle: allowed is {_ANGLE_FORMS}", _ANGLE_FORMS)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -308,6 +342,9 @@ class _HDF5Path:
     def __call__(self, value, key):
         if not isinstance(value, str) or not value.strip():
             raise _error(key, value, f"must be {self.allowed}", self.allowed)
+        if "\x00" in value or len(value) > 4096:
+            allowed = f"{self.allowed}, without NUL characters and at most 4096 characters"
+            raise _error(key, value, f"is not a usable path: allowed is {allowed}", allowed)
         if not value.lower().endswith((".h5", ".hdf5")):
             raise _error(key, value, f"is not allowed: allowed is {self.allowed}", self.allowed)
         return value
@@ -318,12 +355,15 @@ class _ComplexList:
     """A list of real numbers or [re, im] pairs -> tuple of complex (optionally Re > 0)."""
 
     positive_real: bool = False
+    max_abs: float = 1e12       # |re|, |im| bound: finite, and far from overflow in the hierarchy
+    max_entries: int = 1000
     type_name: ClassVar[str] = "list"
 
     @property
     def allowed(self) -> str:
         tail = " with re > 0" if self.positive_real else ""
-        return f"a list of numbers or [re, im] pairs{tail}"
+        return (f"a list of at most {self.max_entries} numbers or [re, im] pairs{tail}, "
+                f"|re| and |im| <= {_num(self.max_abs)}")
 
     def _entry(self, entry, i, value, key) -> complex:
         if isinstance(entry, complex):
@@ -340,6 +380,9 @@ class _ComplexList:
             if not math.isfinite(p):
                 raise _error(key, value, f"has a non-finite entry {i} = {_fmt(entry)}: allowed is "
                              f"{self.allowed} of finite numbers", self.allowed)
+            if abs(p) > self.max_abs:
+                raise _error(key, value, f"is out of range (entry {i} = {_fmt(entry)}): allowed is "
+                             f"{self.allowed}", self.allowed)
         z = complex(float(parts[0]), float(parts[1]))
         if self.positive_real and not z.real > 0:
             raise _error(key, value, f"is out of range (entry {i} = {_fmt(entry)}): allowed is "
@@ -347,7 +390,7 @@ class _ComplexList:
         return z
 
     def __call__(self, value, key):
-        if not isinstance(value, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) > self.max_entries:
             raise _error(key, value, f"must be {self.allowed}", self.allowed)
         return tuple(self._entry(e, i, value, key) for i, e in enumerate(value, start=1))
 
@@ -408,17 +451,48 @@ def flatten_petsc_options(table: Mapping, key: str = "solver.petsc_options") -> 
     return flat
 
 
+# The input file may tune the solvers but not make PETSc write or draw anything: options that take
+# a viewer (PETSc writes to the file, or to "binaryoutput" in the working directory, that the
+# value names) or a file name are for the command line, which the user types. Names are refused by
+# these words, values by any character beyond a plain token (no ":", "/", "~", spaces).
+_PETSC_VIEWER_WORDS = re.compile(
+    r"view|monitor|draw|plot|dump|log|history|converged_reason|error_(?:absolute|relative|backward)"
+    r"|save|output|file|trace|info|eps_error|print|test")
+_PETSC_SAFE_VALUE = re.compile(r"[A-Za-z0-9_.+-]*")
+_PETSC_SAFE_ALLOWED = ("solver options whose values are plain words or numbers (letters, digits, "
+                       '"_", ".", "+", "-"); options that view, monitor, log or write files '
+                       "(names containing view, monitor, log, draw, dump, file, ...) belong on "
+                       "the command line, e.g. -nesb_ksp_monitor_true_residual")
+
+
+def check_petsc_options_safe(options: Mapping[str, str], key: str = "solver.petsc_options") -> None:
+    """Refuse input options that could write or draw anything (raises :class:`InputError`)."""
+    for name, value in options.items():
+        where = f"{key}.{name}"
+        if _PETSC_VIEWER_WORDS.search(name):
+            raise InputError(f'input error: [{key}] option "{name}" is not allowed in the input file: '
+                             f"allowed are {_PETSC_SAFE_ALLOWED}", key=where, value=value,
+                             allowed=_PETSC_SAFE_ALLOWED)
+        if not _PETSC_SAFE_VALUE.fullmatch(value):
+            raise InputError(f"input error: [{key}] {name} = {_fmt(value)} is not allowed in the input "
+                             f"file: allowed are {_PETSC_SAFE_ALLOWED}", key=where, value=value,
+                             allowed=_PETSC_SAFE_ALLOWED)
+
+
 @dataclass(frozen=True)
 class _PetscOptions:
-    """Options table -> sorted tuple of (name, value) string pairs."""
+    """Options table -> sorted tuple of (name, value) string pairs, refusing viewer and file
+    options (check_petsc_options_safe)."""
 
     type_name: ClassVar[str] = "table"
-    allowed: ClassVar[str] = _PETSC_ALLOWED
+    allowed: ClassVar[str] = f"{_PETSC_ALLOWED}; {_PETSC_SAFE_ALLOWED}"
 
     def __call__(self, value, key):
         if isinstance(value, tuple):  # already parsed (name, value) pairs
             value = dict(value)
-        return tuple(sorted(flatten_petsc_options(value, key).items()))
+        flat = flatten_petsc_options(value, key)
+        check_petsc_options_safe(flat, key)
+        return tuple(sorted(flat.items()))
 
 
 @dataclass(frozen=True)
@@ -560,8 +634,19 @@ class _Base:
 
 _ANGLE_PI = _Angle(math.pi, "pi")
 _ANGLE_2PI = _Angle(2 * math.pi, "2pi", hi_open=True)
-_COUPLING = _Number(lo=0.0)
-_TEMPERATURE = _Number(lo=0.0, lo_open=True)
+# Physical ranges. The bounds are far outside the model's physics (omega_c = 1 is the bath's own
+# scale) but keep every later step finite: beyond them sizes, Bose expansions or PETSc overflow.
+MAX_ENERGY = 1e3          # delta, cutoffs, widths [omega_c]
+MAX_COUPLING = 1e3        # alpha [dimensionless]; the paper goes to alpha = 4-10
+MIN_TEMPERATURE = 1e-4    # [omega_c]; below, Bose poles crowd to w = 0 faster than terms resolve them
+MAX_TEMPERATURE = 1e4     # [omega_c]
+MAX_BOSE_TERMS = 200      # each term is a hierarchy mode per bath
+MAX_DEPTH = 200           # --dry-run and the memory check refuse far smaller hierarchies anyway
+MAX_SWEEP_VALUES = 100_000
+MAX_STUDY_POINTS = 1_000_000
+_COUPLING = _Number(lo=0.0, hi=MAX_COUPLING)
+_TEMPERATURE = _Number(lo=MIN_TEMPERATURE, hi=MAX_TEMPERATURE)
+_ENERGY = _Number(lo=0.0, lo_open=True, hi=MAX_ENERGY)
 
 
 @dataclass(frozen=True)
@@ -581,7 +666,7 @@ class ModelConfig(_Base):
     }
 
     delta: float = _key(0.1, "Half the gap Delta of H_S = Delta*sz: levels at +-Delta, splitting "
-                        "E = 2*Delta.", _Number(lo=0.0), units="omega_c")
+                        "E = 2*Delta.", _Number(lo=0.0, hi=MAX_ENERGY), units="omega_c")
     theta: float = _key(math.pi / 2, "Polar angle of the bath-2 coupling V2 = cos(theta) sz + "
                         "sin(theta) sx (rotated by phi2 about z). With the default V1 = sx, "
                         "theta = pi/2 is the commuting model; any other value makes the "
@@ -601,6 +686,14 @@ class ModelConfig(_Base):
     phi2: float = _key(0.0, "Azimuthal angle of the bath-2 coupling: V2 = cos(theta) sz + "
                        "sin(theta) (cos(phi2) sx + sin(phi2) sy).", _ANGLE_2PI, units="rad")
 
+    @classmethod
+    def _check(cls, values, table):
+        if values["alpha1"] == 0.0 and values["alpha2"] == 0.0:
+            # no bath couples: every diagonal state is stationary and no current is defined
+            allowed = "alpha1 > 0 or alpha2 > 0 (at least one coupled bath; alpha = 0 for one bath is fine)"
+            raise _error(f"{table}.alpha1", 0.0, "and alpha2 = 0.0 leave the system uncoupled, so its "
+                         f"steady state is not unique: allowed is {allowed}", allowed)
+
 
 @dataclass(frozen=True)
 class ExponentsConfig(_Base):
@@ -617,11 +710,13 @@ class ExponentsConfig(_Base):
     ck_real: tuple[complex, ...] = _key(MISSING, "Coefficients of C^R(t) = sum_k ck_real[k] "
                                         "exp(-vk_real[k] t).", _ComplexList(), units="omega_c^2")
     vk_real: tuple[complex, ...] = _key(MISSING, "Decay rates of C^R(t), one per ck_real.",
-                                        _ComplexList(positive_real=True), units="omega_c")
+                                        _ComplexList(positive_real=True, max_abs=MAX_ENERGY),
+                                        units="omega_c")
     ck_imag: tuple[complex, ...] = _key(MISSING, "Coefficients of C^I(t) = sum_k ck_imag[k] "
                                         "exp(-vk_imag[k] t).", _ComplexList(), units="omega_c^2")
     vk_imag: tuple[complex, ...] = _key(MISSING, "Decay rates of C^I(t), one per ck_imag.",
-                                        _ComplexList(positive_real=True), units="omega_c")
+                                        _ComplexList(positive_real=True, max_abs=MAX_ENERGY),
+                                        units="omega_c")
 
     @classmethod
     def _check(cls, values, table):
@@ -653,21 +748,21 @@ class BathConfig(_Base):
         "(alpha_nu multiplies the given C(t): set alpha = 1 to use them as given).",
         _Choice(SPECTRAL_DENSITIES))
     s: int = _key(3, 'Spectral exponent s of "rational" (odd, so that C(t) follows exactly from '
-                  "residues).", _Integer(lo=1, odd=True))
+                  "residues).", _Integer(lo=1, odd=True, hi=99))
     cutoff_power: int = _key(4, 'Power p of the "rational" cutoff 1/(1 + (w/omega_c)^2)^p; '
-                             "needs 2*cutoff_power > s + 1 (finite C(0)).", _Integer(lo=1))
+                             "needs 2*cutoff_power > s + 1 (finite C(0)).", _Integer(lo=1, hi=100))
     omega_c: float = _key(1.0, 'Cutoff frequency of "rational" and "drude_lorentz" (1 makes it '
-                          "the energy unit).", _Number(lo=0.0, lo_open=True), units="omega_c")
-    omega0: float = _key(1.0, 'Resonance frequency of "underdamped".',
-                         _Number(lo=0.0, lo_open=True), units="omega_c")
+                          "the energy unit).", _ENERGY, units="omega_c")
+    omega0: float = _key(1.0, 'Resonance frequency of "underdamped".', _ENERGY, units="omega_c")
     gamma: float = _key(0.2, 'Peak width of "underdamped"; needs gamma < 2*omega0 (distinct '
-                        "poles).", _Number(lo=0.0, lo_open=True), units="omega_c")
+                        "poles).", _ENERGY, units="omega_c")
     decomposition: str = _key("pade", "Expansion of the Bose function coth(w/2T) into poles: "
                               '"pade" (Pade spectrum decomposition, Hu, Xu, Yan 2010: far faster '
                               'convergence) or "matsubara". Not used by "exponents".',
                               _Choice(DECOMPOSITIONS))
     n_bose: int = _key(3, "Number of Pade/Matsubara terms per bath (each adds an exponential to "
-                       "C^R(t)); too few make a spurious current at T1 = T2.", _Integer(lo=0))
+                       "C^R(t)); too few make a spurious current at T1 = T2.",
+                       _Integer(lo=0, hi=MAX_BOSE_TERMS))
     tolerance: float = _key(1e-6, "Largest relative error of the decomposed C(t) against direct "
                             "quadrature; above it the run warns (for a fit: above the larger of "
                             "tolerance and fit_tolerance).", _Number(lo=0.0, lo_open=True),
@@ -681,7 +776,7 @@ class BathConfig(_Base):
                                 units="dimensionless")
     fit_max_terms: int = _key(12, "Largest number of basis functions per bath and part (C^R, C^I) "
                               "of a fit, i.e. of shared rates (a complex-conjugate pair counts 2); "
-                              "a fit that needs more stops the run.", _Integer(lo=1))
+                              "a fit that needs more stops the run.", _Integer(lo=1, hi=64))
     bath1: ExponentsConfig | None = _key(
         None, 'Sub-table [bath.bath1]: C_1(t) as exponentials; required with spectral_density = '
         '"exponents", forbidden otherwise.', _Table(ExponentsConfig, "bath.bath1", optional=True),
@@ -738,7 +833,7 @@ class HierarchyConfig(_Base):
     _TABLE: ClassVar[str] = "hierarchy"
 
     depth: int = _key(4, "Truncation depth L: ADOs with sum(n) + sum(m) <= L are kept; the depth "
-                      "needed grows with alpha.", _Integer(lo=1))
+                      "needed grows with alpha.", _Integer(lo=1, hi=MAX_DEPTH))
     truncation: str = _key("total", 'Truncation scheme: "total" keeps sum(n) + sum(m) <= depth.',
                            _Choice(TRUNCATIONS))
     rescale: bool = _key(True, "Rescale the ADOs (e.g. by sqrt(n!) |a|^(n/2)) for conditioning; "
@@ -766,14 +861,14 @@ class SolverConfig(_Base):
                        "tight values: currents are 1e-7 to 1e-9).",
                        _Number(lo=0.0, lo_open=True, hi=1.0, hi_open=True), units="dimensionless")
     max_it: int = _key(2000, "Maximum number of iterations of an iterative solve.",
-                       _Integer(lo=1))
+                       _Integer(lo=1, hi=10**8))
     matrix_type: str = _key("aij", '"aij": sparse matrix with block size 4 storing only the '
                             'nonzeros of each 4x4 ADO block (~3.7x fewer stored values); "baij": '
                             'dense 4x4 blocks (blocked kernels, more memory).',
                             _Choice(MATRIX_TYPES))
     slepc_target: float = _key(1e-10, "Shift of the shift-and-invert null-vector search "
                                '(method = "slepc"): the eigenvalue of L closest to it is sought.',
-                               _Number(lo=0.0, lo_open=True), units="omega_c")
+                               _Number(lo=0.0, lo_open=True, hi=1.0), units="omega_c")
     petsc_options: tuple[tuple[str, str], ...] = _key(
         (), "Extra PETSc options, as the table [solver.petsc_options]; nested tables flatten with "
         "\"_\" ([solver.petsc_options.pc] type = \"asm\" -> pc_type asm), values become strings "
@@ -822,8 +917,8 @@ class _SweptValues:
 
     @property
     def allowed(self) -> str:
-        return (f"a non-empty list of values or a range table {{start = ..., stop = ..., num = N, "
-                f'spacing = "linear" or "log"}}, each value {self.entry_allowed}')
+        return (f"a non-empty list of at most {MAX_SWEEP_VALUES:,} values or a range table {{start = ..., "
+                f'stop = ..., num = N, spacing = "linear" or "log"}}, each value {self.entry_allowed}')
 
     def _range(self, table: Mapping, key: str) -> tuple[float, ...]:
         known = ("start", "stop", "num", "spacing")
@@ -841,7 +936,7 @@ class _SweptValues:
         parse = _model_parser(self.model_key)
         start = parse(table["start"], f"{key}.start")
         stop = parse(table["stop"], f"{key}.stop")
-        num = _Integer(lo=1)(table["num"], f"{key}.num")
+        num = _Integer(lo=1, hi=MAX_SWEEP_VALUES)(table["num"], f"{key}.num")
         spacing = _Choice(SPACINGS)(table.get("spacing", "linear"), f"{key}.spacing")
         if num == 1:
             return (start,)
@@ -859,7 +954,7 @@ class _SweptValues:
     def __call__(self, value, key):
         if isinstance(value, Mapping):
             return self._range(value, key)
-        if not isinstance(value, (list, tuple)) or not value:
+        if not isinstance(value, (list, tuple)) or not value or len(value) > MAX_SWEEP_VALUES:
             raise _error(key, value, f"must be {self.allowed}", self.allowed)
         parse = _model_parser(self.model_key)
         out = []
@@ -927,15 +1022,17 @@ class _Ladder:
     depth while n_bose grows: that is checked with n_bose)."""
 
     lo: int = 1
+    hi: int = MAX_DEPTH
     type_name: ClassVar[str] = "list"
 
     @property
     def allowed(self) -> str:
-        return f"a non-decreasing list of at least two integers >= {self.lo}"
+        return f"a non-decreasing list of at least two integers in [{self.lo}, {self.hi}]"
 
     def __call__(self, value, key):
-        if (not isinstance(value, (list, tuple)) or len(value) < 2
-                or any(isinstance(v, bool) or not isinstance(v, int) or v < self.lo for v in value)):
+        if (not isinstance(value, (list, tuple)) or not 2 <= len(value) <= 1000
+                or any(isinstance(v, bool) or not isinstance(v, int) or not self.lo <= v <= self.hi
+                       for v in value)):
             raise _error(key, value, f"must be {self.allowed}", self.allowed)
         if any(b < a for a, b in zip(value, value[1:])):
             raise _error(key, value, f"decreases: allowed is {self.allowed}", self.allowed)
@@ -947,15 +1044,16 @@ class _IntOrList:
     """An integer >= lo, or a non-empty list of them -> int or tuple."""
 
     lo: int = 0
+    hi: int = MAX_BOSE_TERMS
     type_name: ClassVar[str] = "int|list"
 
     @property
     def allowed(self) -> str:
-        return f"an integer >= {self.lo} or a list of them"
+        return f"an integer in [{self.lo}, {self.hi}] or a list of them"
 
     def __call__(self, value, key):
         def ok(v):
-            return not isinstance(v, bool) and isinstance(v, int) and v >= self.lo
+            return not isinstance(v, bool) and isinstance(v, int) and self.lo <= v <= self.hi
 
         if ok(value):
             return int(value)
@@ -1015,7 +1113,7 @@ _STUDY_KEYS: dict[str, _StudyKey] = {
         "others label the curves); default the swept key with most values.", _MULTI,
         default_text="most values"),
     "ranks_per_point": _StudyKey(
-        _AutoOr(_Integer(lo=1)), "auto", "MPI ranks that solve one point together: the world is "
+        _AutoOr(_Integer(lo=1, hi=10**7)), "auto", "MPI ranks that solve one point together: the world is "
         "split into groups of this size that take points as they come; \"auto\" picks the "
         "smallest size whose dry-run memory estimate fits memory_per_rank. Never more groups than "
         "unfinished points are formed (larger groups instead).", _MULTI),
@@ -1026,7 +1124,7 @@ _STUDY_KEYS: dict[str, _StudyKey] = {
         'written the moment a group finishes them; costs one rank); "auto": dedicated from '
         f"{DEDICATED_FROM_RANKS} ranks on, shared below.", _MULTI),
     "memory_per_rank": _StudyKey(
-        _AutoOr(_Number(lo=0.0, lo_open=True)), "auto", "Memory one rank may use, for "
+        _AutoOr(_Number(lo=0.0, lo_open=True, hi=1e9)), "auto", "Memory one rank may use, for "
         "ranks_per_point = \"auto\" and the convergence ladder's limit; \"auto\" reads "
         "SLURM_MEM_PER_CPU, SLURM_MEM_PER_NODE or the node's available memory divided among its "
         "ranks.", _MULTI, units="MiB"),
@@ -1050,15 +1148,15 @@ _STUDY_KEYS: dict[str, _StudyKey] = {
         "is known to about this; an optimum at a bound is reported exactly at the bound.",
         ("optimize_theta",), units="rad"),
     "n_grid": _StudyKey(
-        _Integer(lo=3), 5, "Equally spaced thetas (both bounds included) scanned before the "
+        _Integer(lo=3, hi=1000), 5, "Equally spaced thetas (both bounds included) scanned before the "
         "refinement; more guard against several local maxima.", ("optimize_theta",)),
     "depths": _StudyKey(
-        _Ladder(lo=1), None, "Hierarchy depths of the convergence ladder, one rung each (replaces "
+        _Ladder(lo=1, hi=MAX_DEPTH), None, "Hierarchy depths of the convergence ladder, one rung each (replaces "
         "[hierarchy] depth). rectification: optional, a ladder for each direction (the ratio's "
         "error estimate is the sum of both directions' relative errors).",
         ("convergence", "rectification"), default_text="required for convergence"),
     "n_bose": _StudyKey(
-        _IntOrList(lo=0), None, "Pade/Matsubara terms per bath of each rung: one integer for all "
+        _IntOrList(lo=0, hi=MAX_BOSE_TERMS), None, "Pade/Matsubara terms per bath of each rung: one integer for all "
         "rungs or a list as long as depths (replaces [bath] n_bose).", ("convergence", "rectification"),
         default_text="[bath] n_bose"),
     "tolerance": _StudyKey(
@@ -1067,12 +1165,12 @@ _STUDY_KEYS: dict[str, _StudyKey] = {
         "difference is the reported error estimate.", ("convergence", "rectification"),
         units="dimensionless"),
     "n_bose_check": _StudyKey(
-        _Integer(lo=0), 0, "Check a ladder converged in depth in the bath decomposition as well: "
+        _Integer(lo=0, hi=MAX_BOSE_TERMS), 0, "Check a ladder converged in depth in the bath decomposition as well: "
         "the rung two below the last is solved again with this many Pade/Matsubara terms; the "
         "relative change is added to the error estimate (column decomposition_error), and above "
         "tolerance the point is not converged. 0: no check.", ("convergence", "rectification")),
     "time_limit": _StudyKey(
-        _Number(lo=0.0), 0.0, "Seconds one point's ladder may take (0: no limit): the next rung is "
+        _Number(lo=0.0, hi=1e9), 0.0, "Seconds one point's ladder may take (0: no limit): the next rung is "
         "not started if the time spent plus its predicted time exceeds it. A point stopped by this "
         "or by memory_per_rank is continued when the study is re-run.", ("convergence", "rectification"),
         units="s"),
@@ -1156,6 +1254,12 @@ class StudyConfig(_Base):
                     f"input error: [{table}] alpha = {_fmt(swept['alpha'])} cannot be combined with "
                     f"{target} = {_fmt(swept[target])}: allowed is {allowed}",
                     key=f"{table}.alpha", value=swept["alpha"], allowed=allowed)
+        n_points = math.prod(len(v) for v in swept.values()) if params.get("combine") != "zip" else 0
+        if n_points > MAX_STUDY_POINTS:
+            allowed = f"at most {MAX_STUDY_POINTS:,} points in one study (split it into several inputs)"
+            given = " x ".join(f"{len(v)} {k}" for k, v in swept.items())
+            raise InputError(f"input error: [{table}] sweeps {given} = {n_points:,} points: allowed is "
+                             f"{allowed}", key=f"{table}.{next(iter(swept))}", value=n_points, allowed=allowed)
         if kind == "sweep" and not swept:
             allowed = f"one or more of {', '.join(SWEEP_KEYS)} as a list or range"
             raise InputError(f'input error: [{table}] kind = "sweep" has no swept key: allowed is '
