@@ -1124,10 +1124,12 @@ _STUDY_KEYS: dict[str, _StudyKey] = {
         'written the moment a group finishes them; costs one rank); "auto": dedicated from '
         f"{DEDICATED_FROM_RANKS} ranks on, shared below.", _MULTI),
     "memory_per_rank": _StudyKey(
-        _AutoOr(_Number(lo=0.0, lo_open=True, hi=1e9)), "auto", "Memory one rank may use, for "
-        "ranks_per_point = \"auto\" and the convergence ladder's limit; \"auto\" reads "
-        "SLURM_MEM_PER_CPU, SLURM_MEM_PER_NODE or the node's available memory divided among its "
-        "ranks.", _MULTI, units="MiB"),
+        _AutoOr(_Number(lo=0.0, lo_open=True, hi=1e9)), "auto", "Memory one rank may use: a solve "
+        "whose dry-run estimate exceeds it is not started (kind \"point\": the run is refused with "
+        "advice; studies: the point ends with status memory_limit and is continued on a re-run, "
+        "e.g. with more ranks; --force-memory overrides), and ranks_per_point = \"auto\" sizes "
+        "groups by it. \"auto\" reads SLURM_MEM_PER_CPU, SLURM_MEM_PER_NODE or the node's "
+        "available memory divided among its ranks.", ("point", *_MULTI), units="MiB"),
     "analytic": _StudyKey(
         _NameList(ANALYTIC_THEORIES), (), 'Analytic currents evaluated beside every HEOM solve and '
         'stored as I_redfield and I_ptre: "redfield" (Bloch-Redfield, any couplings, not for '
@@ -1212,7 +1214,7 @@ class StudyConfig(_Base):
         _Choice(STUDY_KINDS))
     params: tuple[tuple[str, Any], ...] = _key(
         (), "The other keys of [study]: parameters of the chosen kind (stored as params, sorted "
-        '(name, value) pairs); "point" takes only analytic and if_incompatible.', _StudyParams(),
+        '(name, value) pairs); "point" takes only analytic, if_incompatible and memory_per_rank.', _StudyParams(),
         default_text="none")
 
     @classmethod

@@ -17,6 +17,7 @@ number if a signal stopped the study before it finished (re-run the same command
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -31,13 +32,14 @@ from . import __version__, scheduler
 from .bath import decompose_baths, decomposition_error, spectral_densities
 from .config import RunConfig
 from .io import (IncompatibleFile, OutputLock, ResultsFile, StoredState, candidate_paths, compat_difference,
-                 empty_row, input_digest, read_summary)
+                 empty_row, input_digest, output_path_problem, read_summary, remove_stale_temporaries)
 from .pauli import bloch_vector
-from .point import HierarchySpec, PointResult, solve_point
+from .point import HierarchySpec, PointResult, prepare_point, solve_prepared
 from .sizing import BASELINE_BYTES
 from .steady_state import SolverSettings, choose_method
-from .study import (GOOD_STATUSES, MODEL_COLUMNS, RETRY_STATUSES, Request, Study, analytic_currents, build_study,
-                    row_key, size_of)
+from .scheduler import Interrupted
+from .study import (FAILED_STATUSES, GOOD_STATUSES, MODEL_COLUMNS, RETRY_STATUSES, LimitReached, PointError, Request,
+                    Study, analytic_currents, build_study, row_key, size_of)
 
 log = logging.getLogger("nesb_hpc")
 
@@ -49,9 +51,52 @@ def coupling_vectors(model) -> np.ndarray:
     return np.array([bloch_vector(model.theta1, model.phi1), bloch_vector(model.theta, model.phi2)])
 
 
+# names a typo is likely to be meant as (did-you-mean suggestions for unused options)
+_KNOWN_OPTIONS = ("ksp_type", "pc_type", "ksp_rtol", "ksp_atol", "ksp_max_it", "ksp_gmres_restart",
+                  "ksp_pc_side", "pc_asm_overlap", "pc_asm_type", "sub_ksp_type", "sub_pc_type",
+                  "sub_pc_factor_levels", "pc_factor_levels", "pc_factor_mat_solver_type",
+                  "pc_factor_mat_ordering_type", "sub_pc_factor_mat_ordering_type", "pc_bjacobi_blocks",
+                  "eps_type", "eps_ncv", "eps_tol", "eps_max_it", "st_type", "st_ksp_type", "st_pc_type")
+
+
+def check_solver_options(cfg: RunConfig) -> None:
+    """Not collective (every rank may call it; all decide alike). Refuse, before the study
+    starts, input options PETSc never reads (typos) and option values PETSc rejects: the solver
+    routes the input may take are set up on a tiny system with those options (steady_state.
+    probe_options). Raises InputError naming the option."""
+    import difflib
+
+    from .config import InputError
+    from .steady_state import OptionsRejected, probe_options
+
+    settings = solver_settings(cfg)
+    try:
+        unused = probe_options(cfg.solver.method, settings)
+    except OptionsRejected as exc:
+        allowed = "option values PETSc accepts"
+        raise InputError(f"input error: PETSc refuses the solver options ([solver.petsc_options] and the "
+                         f"command line) for {exc}", key="solver.petsc_options",
+                         value=dict(settings.petsc_options), allowed=allowed) from None
+    if unused:
+        name = unused[0]
+        close = difflib.get_close_matches(name, _KNOWN_OPTIONS + tuple(n for n in dict(settings.petsc_options)
+                                                                        if n not in unused), n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        allowed = f'options the "{cfg.solver.method}" solver reads'
+        raise InputError(f"input error: [solver.petsc_options] {name} = {json.dumps(dict(settings.petsc_options)[name])} "
+                         f'is never read by PETSc with method = "{cfg.solver.method}"{hint}: allowed are '
+                         f"{allowed} (names without the -nesb_ prefix)", key=f"solver.petsc_options.{name}",
+                         value=dict(settings.petsc_options)[name], allowed=allowed)
+
+
 def solver_settings(cfg: RunConfig) -> SolverSettings:
     s = cfg.solver
     return SolverSettings(s.method, s.rtol, s.max_it, s.slepc_target, tuple(s.petsc_options))
+
+
+# Keys of the shared tables that do not change any stored number: limits a successful solve does
+# not depend on (a fit uses the fewest terms that meet fit_tolerance, whatever the cap).
+NOT_PHYSICS = {"bath": ("fit_max_terms",)}
 
 
 def compat_of(cfg: RunConfig) -> dict:
@@ -60,6 +105,19 @@ def compat_of(cfg: RunConfig) -> dict:
     [solver] may change (each solve records its method, residual and status)."""
     return {"format": 2, "study": {"kind": cfg.study.kind}, "bath": cfg.bath.to_dict(),
             "hierarchy": cfg.hierarchy.to_dict()}
+
+
+def comparable_compat(compat: dict) -> dict:
+    """A stored or current compat as compared: keys absent from it (written by an older version)
+    take today's defaults, and keys that change no result are dropped. So a file stays resumable
+    when a key with a default is added, and when a limit such as fit_max_terms is raised."""
+    defaults = compat_of(RunConfig())
+    out = dict(compat)
+    for table, default in defaults.items():
+        if isinstance(default, dict) and isinstance(compat.get(table), dict):
+            merged = {**default, **compat[table]}
+            out[table] = {k: v for k, v in merged.items() if k not in NOT_PHYSICS.get(table, ())}
+    return out
 
 
 # ----------------------------------------------------------------------------- sizing
@@ -124,7 +182,7 @@ def detect_memory_per_rank(local_ranks: int) -> float:
 
 
 def memory_budget(cfg: RunConfig, local_ranks: int) -> float:
-    value = cfg.study.get("memory_per_rank") if cfg.study.kind != "point" else "auto"
+    value = cfg.study.get("memory_per_rank")
     return detect_memory_per_rank(local_ranks) if value == "auto" else float(value) * 2**20
 
 
@@ -143,7 +201,7 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
         rpp = auto_ranks_per_point(study, study.tasks, sizes, workers, budget)
     groups = scheduler.group_sizes(workers, rpp, len(study.tasks))
     lines = [f"study {cfg.study.kind}: {len(study.tasks)} points"]
-    source = "[study] memory_per_rank" if cfg.study.kind != "point" and cfg.study.get("memory_per_rank") != "auto" \
+    source = "[study] memory_per_rank" if cfg.study.get("memory_per_rank") != "auto" \
         else "detected here; set [study] memory_per_rank for another machine"
     lines.append(f"layout on {ranks} ranks: {len(groups)} group(s) of {_sizes_text(groups)} ranks "
                  f"(ranks_per_point {'auto -> ' if auto else ''}{rpp}; memory budget "
@@ -151,7 +209,7 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
     need = memory_need(study, study.tasks, sizes, min(groups))
     if need > budget:
         lines.append(f"WARNING: the largest solve needs ~{need / 2**20:,.0f} MiB per rank on {min(groups)} "
-                     "ranks, more than the budget: use more ranks (or larger ranks_per_point)")
+                     f"ranks, more than the budget: {MEMORY_ADVICE}")
     seen: dict = {}
     for task in study.tasks:
         for req in study.largest_requests(task):
@@ -261,63 +319,158 @@ def check_decomposition(cfg: RunConfig, model, bath=None) -> list[float]:
     return _DECOMPOSITION_ERRORS[key]
 
 
+class CollectiveFailure(RuntimeError):
+    """An exception inside a collective solve: it may be local to one rank while the others wait
+    in PETSc, so it cannot be recorded and skipped; it ends the whole job (__main__ aborts)."""
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclasses.dataclass
+class _TaskContext:
+    """What a task may ask about cost (study.TaskContext) on its group."""
+
+    work: "PointWork"
+    group_size: int
+    cache: dict
+
+    def cached(self, request):
+        return request.key() in self.cache
+
+    def memory_per_rank(self, request):
+        return request_memory(self.work.sizes(request, self.group_size))
+
+    def memory_limit(self):
+        return self.work.memory_limit
+
+    def nonzeros(self, request):
+        return self.work.sizes(request, self.group_size).nonzeros
+
+
 @dataclasses.dataclass
 class PointWork:
     """Runs one task on a group (collective on it): the study's logic with an `evaluate` that
-    reuses stored solves and otherwise solves on the group's communicator."""
+    reuses stored solves and otherwise solves on the group's communicator.
+
+    A point never stops the study: a solve whose preparation raises (on any rank; the group
+    agrees before its first collective call) is stored with status "error" and its message, and
+    the point's summary says "error"; a solve that does not fit the memory budget is not started
+    and the point ends with status "memory_limit" (continued when the study is re-run, e.g. on
+    more ranks); an exception in the study's own logic (identical on every rank) ends the point
+    with status "error". Only an exception inside a collective solve ends the job."""
 
     cfg: RunConfig
     study: Study
     sizes: SizeCache
     memory_limit: float
     run_number: int
+    force_memory: bool = False
 
     def __call__(self, group, task, stored, control):
-        cfg = self.cfg
         cache = {row_key(row): row for row, _ in stored}
-        settings = solver_settings(cfg)
-        theories = cfg.study.get("analytic")
+        rows: list = []
         counter = itertools.count()
-        work = self
-
-        class Context:
-            def cached(self, request):
-                return request.key() in cache
-
-            def memory_per_rank(self, request):
-                return request_memory(work.sizes(request, group.size))
-
-            def memory_limit(self):
-                return work.memory_limit
-
-            def nonzeros(self, request):
-                return work.sizes(request, group.size).nonzeros
 
         def evaluate(request: Request):
-            n = next(counter)
             stored_row = cache.get(request.key())
+            n = next(counter)
             if stored_row is not None:
                 return stored_row
             control.check_stop()
-            bath = cfg.bath
-            if request.n_bose != bath.n_bose:
-                bath = dataclasses.replace(bath, n_bose=request.n_bose)
-            m = request.model
-            spec = HierarchySpec(request.depth, cfg.hierarchy.rescale, cfg.solver.matrix_type, cfg.hierarchy.modes)
-            res = solve_point(group, decompose_baths(m, bath), coupling_vectors(m), m.delta, spec, settings)
-            row = result_row(request, res, group.size)[()]  # numpy.void, like rows read back
-            row["point"], row["eval"], row["key"], row["run"] = task.index, n, task.key, work.run_number
-            for name, value in analytic_currents(m, bath, theories).items():
-                row[name] = value
-            info = ""
-            if control.is_leader:
-                info = json.dumps({"options": res.report.options, "message": res.report.message,
-                                   "decomposition_error": check_decomposition(cfg, m, bath)})
+            row = self._solve(group, task, request, n, control)
             cache[request.key()] = row
-            control.emit(row, info)
+            rows.append(row)
+            if row["status"] == b"error":
+                raise PointError(_failure_text(row))
             return row
 
-        return self.study.run_task(task, evaluate, Context())
+        try:
+            return self.study.run_task(task, evaluate, _TaskContext(self, group.size, cache))
+        except (CollectiveFailure, Interrupted):
+            raise
+        except LimitReached as exc:
+            return self.study.summary_of_stop(task, rows, exc.status, exc.reason)
+        except PointError as exc:
+            return self.study.summary_of_stop(task, rows, "error", str(exc))
+        except Exception as exc:  # noqa: BLE001 - the study's logic: the same on every rank of the group
+            log.debug("point %d: %s", task.index, _error_text(exc), exc_info=True)
+            return self.study.summary_of_stop(task, rows, "error", _error_text(exc))
+
+    def _bath(self, request: Request):
+        bath = self.cfg.bath
+        return dataclasses.replace(bath, n_bose=request.n_bose) if request.n_bose != bath.n_bose else bath
+
+    def _prepare(self, group, request: Request):
+        """Not collective: ("ok", PreparedPoint), ("limit", reason) or ("error", message)."""
+        cfg = self.cfg
+        try:
+            need = request_memory(self.sizes(request, group.size))
+            if need > self.memory_limit and not self.force_memory:
+                return "limit", (f"depth {request.depth}, n_bose {request.n_bose} needs ~{need / 2**20:,.0f} MiB/rank"
+                                 f" > {self.memory_limit / 2**20:,.0f} on {group.size} ranks")
+            m = request.model
+            spec = HierarchySpec(request.depth, cfg.hierarchy.rescale, cfg.solver.matrix_type, cfg.hierarchy.modes)
+            baths = decompose_baths(m, self._bath(request))
+            return "ok", (spec, prepare_point(baths, coupling_vectors(m), m.delta, spec, solver_settings(cfg),
+                                              group.size, group.rank))
+        except Exception as exc:  # noqa: BLE001 - recorded with the point, agreed by the group below
+            return "error", _error_text(exc)
+
+    def _solve(self, group, task, request: Request, n: int, control) -> np.void:
+        """Collective on group. The results row of one solve (status "error" if its preparation
+        failed on any rank); raises LimitReached if it does not fit the memory budget."""
+        outcome, payload = self._prepare(group, request)
+        outcomes = group.allgather((outcome, payload if outcome != "ok" else None))
+        bad = next((o for o in outcomes if o[0] == "error"), None) or next(
+            (o for o in outcomes if o[0] == "limit"), None)
+        if bad is not None and bad[0] == "limit":
+            raise LimitReached("memory_limit", bad[1])
+        m = request.model
+        if bad is not None:
+            row = error_row(request, bad[1], group.size)
+            info = json.dumps({"message": bad[1]})
+        else:
+            spec, prepared = payload
+            try:
+                res = solve_prepared(group, prepared, spec, solver_settings(self.cfg))
+            except Exception as exc:
+                raise CollectiveFailure(f"point {task.index}: {_error_text(exc)}") from exc
+            row = result_row(request, res, group.size)[()]  # numpy.void, like rows read back
+            bath = self._bath(request)
+            notes = {}
+            try:
+                for name, value in analytic_currents(m, bath, self.cfg.study.get("analytic")).items():
+                    row[name] = value
+            except Exception as exc:  # noqa: BLE001 - an analytic theory failing leaves NaN, not the point
+                notes["analytic_error"] = _error_text(exc)
+            info = ""
+            if control.is_leader:
+                try:
+                    errors = check_decomposition(self.cfg, m, bath)
+                except Exception as exc:  # noqa: BLE001
+                    errors, notes["decomposition_check_error"] = [], _error_text(exc)
+                info = json.dumps({"options": res.report.options, "message": res.report.message,
+                                   "decomposition_error": errors, **notes})
+        row["point"], row["eval"], row["key"], row["run"] = task.index, n, task.key, self.run_number
+        control.emit(row, info)
+        return row
+
+
+def error_row(request: Request, message: str, ranks: int) -> np.void:
+    """The results row of a solve that could not be made: status "error", the message's start."""
+    row = empty_row()
+    for name in MODEL_COLUMNS:
+        row[name] = getattr(request.model, name)
+    row["role"], row["depth"], row["n_bose"] = request.role, request.depth, request.n_bose
+    row["status"], row["reason"], row["method"] = "error", message[:48], "none"
+    row["ranks"] = ranks
+    return row[()]
+
+
+def _failure_text(row) -> str:
+    return row["reason"].decode() if isinstance(row["reason"], bytes) else str(row["reason"])
 
 
 class Writer:
@@ -334,6 +487,11 @@ class Writer:
     def rows(self, items) -> None:
         self.results.write([row for _, row, _ in items], [info for _, _, info in items], [])
         for point, row, info in items:
+            if row["status"] == b"error":
+                message = json.loads(info).get("message", "") if info else ""
+                log.warning("solve %d of point %d could not be made: %s", int(row["eval"]), point,
+                            message or row["reason"].decode())
+                continue
             (log.info if row["status"] == b"ok" else log.warning)(solve_line(row))
             errors = json.loads(info).get("decomposition_error", []) if info else []
             fitted = self.cfg.bath.fit_tolerance > 0
@@ -391,17 +549,22 @@ def open_output(cfg: RunConfig, study: Study, input_text: str, meta: dict):
     choice = cfg.study.get("if_incompatible")
     first_reason = None
     for path in candidate_paths(cfg.output.path):
+        problem = output_path_problem(path)
+        if problem:
+            raise IncompatibleFile(problem)
         lock = OutputLock(path).acquire()
         try:
+            remove_stale_temporaries(path)
             if cfg.output.overwrite and path == cfg.output.path or not os.path.exists(path):
                 if os.path.exists(path):
-                    log.info("replacing %s ([output] overwrite = true)", path)
+                    log.info("replacing %s once this run stores its first result ([output] overwrite = true)", path)
                 return _create(path, cfg, study, input_text, meta), None, lock
             try:
                 state = ResultsFile.load(path)
                 stored = state.compat
                 reason = ("it was written by an older nesb_hpc (no format-2 layout)" if stored is None
-                          else compat_difference(stored, compat_of(cfg)) or _stored_mismatch(study, state))
+                          else compat_difference(comparable_compat(stored), comparable_compat(compat_of(cfg)))
+                          or _stored_mismatch(study, state))
             except (OSError, KeyError) as exc:
                 reason = f"it cannot be read as a results file ({exc})"
             if reason is None:
@@ -425,25 +588,45 @@ def _create(path, cfg, study, input_text, meta) -> ResultsFile:
     attrs = {"input_toml": input_text, "input_normalised": json.dumps(normalised, sort_keys=True, default=str),
              "input_digest": input_digest(normalised), "compat": json.dumps(compat_of(cfg), sort_keys=True),
              "study_kind": cfg.study.kind, "n_points": len(study.tasks), **meta}
-    return ResultsFile.create(path, attrs, study.summary_dtype)
+    return ResultsFile.create(path, attrs, study.summary_dtype, defer=True)
 
 
 # ----------------------------------------------------------------------------- the run
 
 
-def run(comm, cfg: RunConfig, input_text: str = "", stop=None) -> int:
+MEMORY_ADVICE = ('use more ranks (or larger ranks_per_point), [hierarchy] modes = "merged", a lower depth or '
+                 "fewer n_bose terms, or set [study] memory_per_rank if the machine has more")
+
+
+class RunRefused(RuntimeError):
+    """The run is refused before any work (e.g. the point does not fit the memory budget)."""
+
+
+def run(comm, cfg: RunConfig, input_text: str = "", stop=None, retry_failed: bool = False,
+        force_memory: bool = False) -> int:
     """Collective. Solve every unfinished point of the study and write it; returns the exit code
     (0 all points good, 3 some failed or did not converge, 128 + signum if stopped by a signal).
 
-    stop: a scheduler.StopFlag that signal handlers set (__main__); none by default."""
+    stop: a scheduler.StopFlag that signal handlers set (__main__); none by default.
+    retry_failed: points stored with status "failed" or "error" are solved again (their failed
+    solves are not reused). force_memory: solve points the memory estimate says do not fit.
+    Raises RunRefused (on every rank) for a single point that does not fit, IncompatibleFile for
+    an output of another input."""
     stop = stop or scheduler.StopFlag()
     study = build_study(cfg)
+    sizes = SizeCache(cfg)
+    budget = memory_budget(cfg, _ranks_on_node(comm))
+    if cfg.study.kind == "point" and not force_memory:
+        refusal = _memory_refusal(study, sizes, comm.size, budget) if comm.rank == 0 else None
+        refusal = comm.bcast(refusal, root=0)
+        if refusal:
+            raise RunRefused(refusal)
     results = lock = None
     plan: dict = {"error": None, "stored": {}}
     if comm.rank == 0:
         try:
             results, state, lock = open_output(cfg, study, input_text, versions(comm.size))
-            plan.update(_plan(study, state), path=results.path)
+            plan.update(_plan(study, state, retry_failed), path=results.target)
         except (IncompatibleFile, OSError) as exc:
             plan["error"] = str(exc)
     public = comm.bcast({k: v for k, v in plan.items() if k != "stored"} if comm.rank == 0 else None, root=0)
@@ -451,8 +634,6 @@ def run(comm, cfg: RunConfig, input_text: str = "", stop=None) -> int:
         raise IncompatibleFile(public["error"])
     stored = plan["stored"]  # rank 0 only: handed out with the points
     todo = [t for t in study.tasks if t.index in set(public["todo"])]
-    sizes = SizeCache(cfg)
-    budget = memory_budget(cfg, _ranks_on_node(comm))
     dedicated = use_dedicated_coordinator(cfg, comm.size, len(todo))
     workers = comm.size - (1 if dedicated else 0)
     rpp = cfg.study.get("ranks_per_point") if cfg.study.kind != "point" else comm.size
@@ -471,7 +652,7 @@ def run(comm, cfg: RunConfig, input_text: str = "", stop=None) -> int:
         else:
             run_number = None
         run_number = comm.bcast(run_number, root=0)
-        work = PointWork(cfg, study, sizes, budget, run_number)
+        work = PointWork(cfg, study, sizes, budget, run_number, force_memory)
         outcome = scheduler.run(comm, groups, todo, lambda task: stored.get(task.index, []), work, writer, stop,
                                 dedicated)
         code = None
@@ -479,6 +660,9 @@ def run(comm, cfg: RunConfig, input_text: str = "", stop=None) -> int:
             code = _exit_code(results, outcome, study)
         return comm.bcast(code, root=0)
     finally:
+        if results is not None and results.pending:  # nothing stored: the old file stays as it was
+            with contextlib.suppress(OSError):
+                os.remove(results.path)
         if lock is not None:
             lock.release()
 
@@ -494,14 +678,29 @@ def _ranks_on_node(comm) -> int:
         shared.Free()
 
 
-def _plan(study: Study, state: StoredState | None) -> dict:
-    """Which points to run, and the stored solves of each (rank 0)."""
+def _memory_refusal(study: Study, sizes: SizeCache, ranks: int, budget: float) -> str | None:
+    """Why the single point of a "point" study cannot run on `ranks` ranks (None if it fits)."""
+    try:
+        need = memory_need(study, study.tasks, sizes, ranks)
+    except ValueError as exc:  # e.g. a hierarchy beyond 64-bit ADO numbers
+        return f"the point cannot be sized: {exc}"
+    if need <= budget:
+        return None
+    return (f"the point needs ~{need / 2**20:,.0f} MiB per rank on {ranks} ranks (--dry-run shows the "
+            f"breakdown), more than the budget of {budget / 2**20:,.0f} MiB per rank; {MEMORY_ADVICE}, "
+            "or pass --force-memory to try anyway")
+
+
+def _plan(study: Study, state: StoredState | None, retry_failed: bool = False) -> dict:
+    """Which points to run, and the stored solves of each (rank 0). Points stopped by a limit are
+    continued, failed ones only with retry_failed; solves that did not succeed are never reused."""
     if state is None:
         return {"todo": [t.index for t in study.tasks], "stored": {}, "skipped": 0}
-    finished = {int(s["point"]) for s in state.summary if s["status"].decode() not in RETRY_STATUSES}
+    rerun = RETRY_STATUSES + (FAILED_STATUSES if retry_failed else ())
+    finished = {int(s["point"]) for s in state.summary if s["status"].decode() not in rerun}
     stored: dict[int, list] = {}
     for row, info in zip(state.rows, state.infos):
-        if int(row["point"]) not in finished:
+        if int(row["point"]) not in finished and row["status"].decode() == "ok":
             stored.setdefault(int(row["point"]), []).append((row, info))
     todo = [t.index for t in study.tasks if t.index not in finished]
     return {"todo": todo, "stored": stored, "skipped": len(finished)}
@@ -529,15 +728,15 @@ def use_dedicated_coordinator(cfg: RunConfig, world_size: int, n_todo: int) -> b
 def _exit_code(results: ResultsFile, outcome: dict, study: Study) -> int:
     if outcome["unfinished"] and outcome["signum"]:
         log.warning("stopped by signal %d with %d point(s) unfinished: every finished solve and point is in %s; "
-                    "run the same command again to resume", outcome["signum"], outcome["unfinished"], results.path)
+                    "run the same command again to resume", outcome["signum"], outcome["unfinished"], results.target)
         return 128 + outcome["signum"]
     summary = read_summary(results.path)
     bad = [int(s["point"]) for s in summary if s["status"].decode() not in GOOD_STATUSES]
     if bad:
         log.warning("%d of %d points failed or did not converge (points %s): see status and reason in %s",
-                    len(bad), len(study.tasks), _ranges(sorted(bad)), results.path)
+                    len(bad), len(study.tasks), _ranges(sorted(bad)), results.target)
         return EXIT_FAILED_POINTS
-    log.info("study complete: %d points in %s", len(summary), results.path)
+    log.info("study complete: %d points in %s", len(summary), results.target)
     return EXIT_OK
 
 

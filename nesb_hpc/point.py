@@ -70,6 +70,45 @@ def _gather_entries(x: PETSc.Vec, indices: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass
+class PreparedPoint:
+    """Everything one rank builds for a point before any collective call (pure): the modes,
+    hierarchy, Pauli blocks, the solve route, and this rank's matrix rows and right-hand side."""
+
+    modes: HierarchyModes
+    hier: TierOrderedHierarchy
+    pauli: PauliBlocks
+    method: str
+    rows: object                 # liouvillian.BlockRows in the matrix numbering
+    rhs: np.ndarray
+    n_baths: int
+    rows_s: float
+
+
+def prepare_point(baths: list[BathDecomposition], coupling_vectors: np.ndarray, delta: float,
+                  hierarchy: HierarchySpec, settings: SolverSettings, size: int, rank: int) -> PreparedPoint:
+    """Not collective: rank `rank` of `size` builds its rows of the point's Liouvillian (pure numpy).
+
+    A failure here is the same on every rank or local to one (memory); either way no collective
+    call has been made yet, so the ranks can agree on it (driver) before solve_prepared."""
+    t_start = time.perf_counter()
+    modes = HierarchyModes.from_baths(baths, rescale=hierarchy.rescale, form=hierarchy.modes)
+    hier = TierOrderedHierarchy(modes.size, hierarchy.depth)
+    pauli = PauliBlocks.build(delta, coupling_vectors)
+    bounds = ado_ownership(hier, modes, pauli, size)
+    # the matrix numbers ADOs from the top tier down (liouvillian.reverse_numbering), so PETSc
+    # process p holds the ADO range of part size - 1 - p
+    part = size - 1 - rank
+    lo, hi = int(bounds[part]), int(bounds[part + 1])
+    method = choose_method(settings.method, BS * hier.size)
+    rows = build_block_rows(hier, modes, pauli, lo, hi)
+    if method != "slepc":
+        rows = impose_steady_state_conditions(rows, pauli)
+    rows = reverse_numbering(rows, hier.size)
+    rhs = steady_state_rhs(rows, hier.size)
+    return PreparedPoint(modes, hier, pauli, method, rows, rhs, len(baths), time.perf_counter() - t_start)
+
+
 def solve_point(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarray, delta: float,
                 hierarchy: HierarchySpec, settings: SolverSettings) -> PointResult:
     """Collective on comm. Steady-state heat currents of the extended HEOM for one point.
@@ -78,41 +117,40 @@ def solve_point(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarr
     vectors of V_b; delta: half gap (H_S = delta sz).
     """
     comm = comm if isinstance(comm, PETSc.Comm) else PETSc.Comm(comm)
-    t_start = time.perf_counter()
-    modes = HierarchyModes.from_baths(baths, rescale=hierarchy.rescale, form=hierarchy.modes)
-    hier = TierOrderedHierarchy(modes.size, hierarchy.depth)
-    pauli = PauliBlocks.build(delta, coupling_vectors)
-    bounds = ado_ownership(hier, modes, pauli, comm.size)
-    # the matrix numbers ADOs from the top tier down (liouvillian.reverse_numbering), so PETSc
-    # process p holds the ADO range of part size - 1 - p
-    part = comm.size - 1 - comm.rank
-    lo, hi = int(bounds[part]), int(bounds[part + 1])
-    method = choose_method(settings.method, BS * hier.size)
+    prepared = prepare_point(baths, coupling_vectors, delta, hierarchy, settings, comm.size, comm.rank)
+    return solve_prepared(comm, prepared, hierarchy, settings)
 
-    rows = build_block_rows(hier, modes, pauli, lo, hi)
-    if method != "slepc":
-        rows = impose_steady_state_conditions(rows, pauli)
-    rows = reverse_numbering(rows, hier.size)
-    rhs = steady_state_rhs(rows, hier.size)
+
+def solve_prepared(comm, prepared: PreparedPoint, hierarchy: HierarchySpec, settings: SolverSettings) -> PointResult:
+    """Collective on comm. Assemble the prepared rows, solve, and read the currents out."""
+    comm = comm if isinstance(comm, PETSc.Comm) else PETSc.Comm(comm)
+    p = prepared
+    hier, modes, pauli, method = p.hier, p.modes, p.pauli, p.method
     t_rows = time.perf_counter()
-    A, info = assemble_matrix(comm, rows, hier.size, hierarchy.matrix_type)
-    del rows
+    A, info = assemble_matrix(comm, p.rows, hier.size, hierarchy.matrix_type)
+    p.rows = None  # freed before the solver allocates
     t_asm = time.perf_counter()
-    if info.mallocs:
-        raise AssertionError(f"{info.mallocs} mallocs during assembly: preallocation is wrong")
-    nonzeros = comm.tompi4py().allreduce(info.nonzeros_local)
-
-    if method == "slepc":
-        x, report = solve_null_vector(A, settings)
-    else:
-        b = vector_from_local(comm, rhs, BS * hier.size)
-        x, report = solve_linear(A, b, method, settings)
-        b.destroy()
-    t_solve = time.perf_counter()
-
-    wanted = observable_indices(hier)                     # ADO-ordered scalar indices
-    ado, component = np.divmod(wanted, BS)
-    y = _gather_entries(x, BS * (hier.size - 1 - ado) + component)
+    x = None
+    try:
+        if info.mallocs:
+            raise AssertionError(f"{info.mallocs} mallocs during assembly: preallocation is wrong")
+        nonzeros = comm.tompi4py().allreduce(info.nonzeros_local)
+        if method == "slepc":
+            x, report = solve_null_vector(A, settings)
+        else:
+            b = vector_from_local(comm, p.rhs, BS * hier.size)
+            try:
+                x, report = solve_linear(A, b, method, settings)
+            finally:
+                b.destroy()
+        t_solve = time.perf_counter()
+        wanted = observable_indices(hier)                     # ADO-ordered scalar indices
+        ado, component = np.divmod(wanted, BS)
+        y = _gather_entries(x, BS * (hier.size - 1 - ado) + component)
+    finally:
+        for obj in (x, A):
+            if obj is not None:
+                obj.destroy()
     y = np.real(y) if np.iscomplexobj(y) else y
     if method == "slepc" and report.converged:
         if abs(y[0]) < 1e-300:
@@ -120,16 +158,14 @@ def solve_point(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarr
         else:
             y = y / y[0]
     obs = steady_state_observables(y, hier, modes, pauli.coupling_vectors) if report.converged else None
-    currents = obs.currents if obs is not None else np.full(len(baths), np.nan)
-    x.destroy()
-    A.destroy()
+    currents = obs.currents if obs is not None else np.full(p.n_baths, np.nan)
     mpi = comm.tompi4py()
     timings = {
-        "rows_s": mpi.allreduce(t_rows - t_start, op=_max()),
+        "rows_s": mpi.allreduce(p.rows_s, op=_max()),
         "assembly_s": mpi.allreduce(t_asm - t_rows, op=_max()),
         "setup_s": report.setup_s,
         "solve_s": report.solve_s,
-        "total_s": mpi.allreduce(t_solve - t_start, op=_max()),
+        "total_s": mpi.allreduce(t_solve - t_rows + p.rows_s, op=_max()),
     }
     status = "ok" if report.converged else "failed"
     return PointResult(currents, obs, report, hier.size, BS * hier.size, int(nonzeros), modes.size,

@@ -107,6 +107,7 @@ class Sizing:
     krylov_bytes_per_rank: float = float("nan")
     krylov_vectors: int = 0
     per_rank: RankSizes | None = field(default=None, compare=False, repr=False)
+    exact: bool = True            # False: a lower bound for a hierarchy too large to partition
 
     @property
     def factor_known(self) -> bool:
@@ -115,12 +116,15 @@ class Sizing:
     def table(self) -> str:
         mib = MIB
         without = "" if self.factor_known else " (without the LU factor)"
+        at_least = "" if self.exact else ">= "
+        if not self.exact:
+            without = " (a lower bound: too large to partition)"
         lines = [
             f"modes (all baths, R and I)   {self.n_modes}",
             f"ADOs                         {self.n_ados:,}",
             f"unknowns (4 per ADO)         {self.n_unknowns:,}",
-            f"nonzero 4x4 blocks           {self.blocks:,}",
-            f"stored nonzeros              {self.nonzeros:,}",
+            f"nonzero 4x4 blocks           {at_least}{self.blocks:,}",
+            f"stored nonzeros              {at_least}{self.nonzeros:,}",
             f"ranks                        {self.ranks}",
         ]
         if self.per_rank is not None and self.ranks > 1:
@@ -303,6 +307,28 @@ def rank_sizes(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBl
     peak = BASELINE_BYTES + np.maximum(assembly, solve)
     return RankSizes(lo, hi, ados, unknowns, blocks, aij, assembly.astype(float), matrix.astype(float),
                      factor.astype(float), krylov.astype(float), peak.astype(float))
+
+
+# Beyond this many ADOs nothing is partitioned or counted per rank (int64 products could overflow,
+# and no machine holds 2**40 ADOs: ~2 PB): sizes are Python integers and memory a lower bound.
+MAX_SIZED_ADOS = 2**40
+
+
+def count_ados(n_modes: int, depth: int) -> int:
+    """C(K + L, L): ADOs of K modes at total depth L (exact Python integer, never overflows)."""
+    return comb(n_modes + depth, depth)
+
+
+def lower_bound(n_modes: int, depth: int, ranks: int, method: str, restart: int = 100) -> Sizing:
+    """A hierarchy too large to build (>= MAX_SIZED_ADOS ADOs): exact ADOs and unknowns, and a lower
+    bound per rank (its share of the diagonal blocks, 4 stored nonzeros per ADO at 12 bytes and 4
+    row pointers, and the Krylov vectors): enough to refuse it with its size."""
+    n_ados = count_ados(n_modes, depth)
+    per_rank = float(n_ados) / ranks
+    matrix = per_rank * (BS * 12.0 + BS * 4.0)
+    krylov = per_rank * BS * 8.0 * (krylov_vectors(method, restart) + KRYLOV_EXTRA_VECTORS)
+    return Sizing(n_modes, n_ados, BS * n_ados, BS * n_ados, n_ados, ranks, matrix, krylov,
+                  BASELINE_BYTES + matrix + krylov, method, 0, exact=False)
 
 
 def estimate(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks, ranks: int,

@@ -125,6 +125,83 @@ def petsc_options(defaults: dict[str, str], user: tuple[tuple[str, str], ...], p
             opts.delValue(name)
 
 
+class OptionsRejected(ValueError):
+    """PETSc refused the options in force (an unknown type, a malformed value): PETSc's message."""
+
+
+def petsc_error_text(exc: Exception) -> str:
+    """PETSc's own message of a petsc4py error (its trace without the call stack)."""
+    lines = [line for line in getattr(exc, "_traceback_", None) or [] if "() at " not in line]
+    return "; ".join(lines[-2:]) or f"PETSc error code {getattr(exc, 'ierr', '?')}"
+
+
+def _probe_system():
+    """A tiny nonsingular 8x8 system (two 'ADOs', block size 4) on COMM_SELF."""
+    A = PETSc.Mat().createAIJ((8, 8), bsize=BS_PROBE, nnz=3, comm=PETSc.COMM_SELF)
+    for i in range(8):
+        A.setValue(i, i, 2.0 + i)
+        A.setValue(i, (i + 4) % 8, 0.5)
+    A.assemble()
+    b = A.createVecLeft()
+    b.set(1.0)
+    return A, b
+
+
+BS_PROBE = 4
+
+
+def probe_options(method: str, settings: SolverSettings) -> list[str] | None:
+    """Not collective (COMM_SELF; every rank may call it). Set up and run each route that
+    `method` may take ("auto": direct and iterative) on a tiny system, with the input's options in
+    force as in a real solve. Returns the input's option names that no route read (typos: PETSc
+    never looks them up), or None if PETSc cannot tell. Raises OptionsRejected if PETSc refuses a
+    value (e.g. ksp_type = "nonexistent"), with PETSc's message."""
+    from . import petsc_env
+
+    routes = ("direct", "iterative") if method == "auto" else (method,)
+    unused: set[str] | None = {name for name, _ in settings.petsc_options}
+    for route in routes:
+        try:
+            left = _probe_route(route, settings, petsc_env.unused_options)
+        except PETSc.Error as exc:
+            raise OptionsRejected(f'method "{route}": {petsc_error_text(exc)}') from None
+        if left is None:
+            unused = None
+        elif unused is not None:
+            unused &= {name for name in unused if PREFIX + name in left}
+    return None if unused is None else sorted(unused)
+
+
+def _probe_route(route: str, settings: SolverSettings, left_now) -> list[str] | None:
+    A, b = _probe_system()
+    x = b.duplicate()
+    solver = None
+    try:
+        with petsc_options(default_options(route, settings), settings.petsc_options):
+            if route == "slepc":
+                from slepc4py import SLEPc
+
+                solver = SLEPc.EPS().create(comm=PETSc.COMM_SELF)
+                solver.setOptionsPrefix(PREFIX)
+                solver.setOperators(A)
+                solver.setTarget(settings.slepc_target)
+                solver.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
+                solver.setFromOptions()
+                solver.solve()
+            else:
+                solver = PETSc.KSP().create(comm=PETSc.COMM_SELF)
+                solver.setOptionsPrefix(PREFIX)
+                solver.setOperators(A)
+                solver.setFromOptions()
+                solver.setUp()
+                solver.solve(b, x)
+            return left_now()
+    finally:
+        for obj in (solver, x, b, A):
+            if obj is not None:
+                obj.destroy()
+
+
 def _reason_name(cls, reason: int) -> str:
     for name in dir(cls):
         if not name.startswith("_") and getattr(cls, name) == reason:
