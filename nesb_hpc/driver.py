@@ -313,8 +313,11 @@ def check_decomposition(cfg: RunConfig, model, bath=None) -> list[float]:
            model.alpha1 == 0.0, model.alpha2 == 0.0)
     if key not in _DECOMPOSITION_ERRORS:
         errors = []
-        for J, T, dec in zip(spectral_densities(model, bath), (model.T1, model.T2), decompose_baths(model, bath)):
-            errors.append(decomposition_error(dec, J, T) if J is not None else float("nan"))
+        alphas = (model.alpha1, model.alpha2)
+        for J, T, dec, alpha in zip(spectral_densities(model, bath), (model.T1, model.T2),
+                                    decompose_baths(model, bath), alphas):
+            # an uncoupled bath (alpha = 0) has C = 0 exactly, decomposed exactly
+            errors.append(float("nan") if J is None else 0.0 if alpha == 0.0 else decomposition_error(dec, J, T))
         _DECOMPOSITION_ERRORS[key] = errors
     return _DECOMPOSITION_ERRORS[key]
 
