@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
 
         build_study(cfg)  # points that make no sense for the kind are input errors too
         if not args["dry_run"]:
-            from .io import output_path_problem
+            from .results_file import output_path_problem
 
             problem = output_path_problem(cfg.output.path)
             if problem:
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     if args["dry_run"]:
-        from .driver import dry_run_report
+        from .planning import dry_run_report
 
         _say(f"dry run of {path}\n" + dry_run_report(cfg, args["ranks"] or launcher_size()))
         return 0
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             print(str(exc), file=sys.stderr, flush=True)
         return 2
     from .driver import RunRefused
-    from .io import IncompatibleFile
+    from .results_file import IncompatibleFile
     from .scheduler import StopFlag
 
     stop = StopFlag()
@@ -320,10 +320,13 @@ def _plot(args) -> int:
     if not os.path.isfile(path):
         print(f"plot: {path} does not exist", file=sys.stderr)
         return 2
-    from .plot import PlotError, plot_results
+    from .plot import NothingToPlot, PlotError, plot_results
 
     try:
         written = plot_results(path, args["out"])
+    except NothingToPlot as exc:
+        print(str(exc))
+        return 0
     except PlotError as exc:
         print(f"plot: {exc}", file=sys.stderr)
         return 2

@@ -557,31 +557,3 @@ def axis_key(cfg: RunConfig) -> str | None:
     if not swept:
         return None
     return cfg.study.get("axis") or max(swept, key=lambda k: (len(swept[k]), -SWEEP_KEYS.index(k)))
-
-
-def size_of(cfg: RunConfig, request: Request, ranks: int):
-    """Sizes and memory per rank of one solve (pure; no PETSc): sizing.Sizing."""
-    from .bath import decompose_baths
-    from .hierarchy import TierOrderedHierarchy
-    from .liouvillian import HierarchyModes
-    from .pauli import PauliBlocks, bloch_vector
-    from .sizing import estimate
-    from .steady_state import choose_method
-
-    from .sizing import MAX_SIZED_ADOS, count_ados, lower_bound
-
-    bath = dataclasses.replace(cfg.bath, n_bose=request.n_bose) if request.n_bose != cfg.bath.n_bose else cfg.bath
-    baths = decompose_baths(request.model, bath)
-    modes = HierarchyModes.from_baths(baths, cfg.hierarchy.rescale, cfg.hierarchy.modes)
-    try:  # the GMRES basis the memory model counts (a priori: the restart length)
-        restart = int(dict(cfg.solver.petsc_options).get("ksp_gmres_restart", 100))
-    except ValueError:
-        restart = 100
-    if count_ados(modes.size, request.depth) >= MAX_SIZED_ADOS:
-        return lower_bound(modes.size, request.depth, ranks, choose_method(cfg.solver.method, 2**62), restart)
-    hier = TierOrderedHierarchy(modes.size, request.depth)
-    m = request.model
-    vectors = np.array([bloch_vector(m.theta1, m.phi1), bloch_vector(m.theta, m.phi2)])
-    pauli = PauliBlocks.build(m.delta, vectors)
-    method = choose_method(cfg.solver.method, 4 * hier.size)
-    return estimate(hier, modes, pauli, ranks, method, cfg.solver.matrix_type, restart=restart)

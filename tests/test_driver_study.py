@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nesb_hpc.config import parse_config
-from nesb_hpc.io import IncompatibleFile, read_attrs, read_results, read_summary
+from nesb_hpc.results_file import IncompatibleFile, read_attrs, read_results, read_summary
 
 pytestmark = pytest.mark.mpi
 
@@ -62,9 +62,9 @@ def _read(path):
 def _direct(model, depth, n_bose=1):
     """The same point solved directly on the world communicator."""
     from nesb_hpc.bath import RationalCutoff, exact_decomposition
-    from nesb_hpc.driver import coupling_vectors
+    from nesb_hpc.problem import coupling_vectors
     from nesb_hpc.point import HierarchySpec, solve_point
-    from nesb_hpc.steady_state import SolverSettings
+    from nesb_hpc.routes import SolverSettings
 
     baths = [exact_decomposition(RationalCutoff(alpha=a).rational(), T, "pade", n_bose)
              for a, T in ((model.alpha1, model.T1), (model.alpha2, model.T2))]

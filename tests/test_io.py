@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from nesb_hpc.io import (FORMAT, IncompatibleFile, OutputLock, ResultsFile, candidate_paths, compat_difference,
+from nesb_hpc.results_file import (FORMAT, IncompatibleFile, OutputLock, ResultsFile, candidate_paths, compat_difference,
                          empty_row, output_path_problem, read_attrs, read_results, read_summary,
                          remove_stale_temporaries)
 

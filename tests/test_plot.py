@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from nesb_hpc.io import FORMAT, RESULT_DTYPE, ResultsFile, empty_row
+from nesb_hpc.results_file import FORMAT, RESULT_DTYPE, ResultsFile, empty_row
 from nesb_hpc.plot import PlotError, plot_results
 
 SUMMARY = np.dtype([("point", "i8"), ("key", "S16"), ("status", "S16"), ("reason", "S64"), ("I1", "f8"),
