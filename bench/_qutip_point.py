@@ -10,17 +10,17 @@ Prints a JSON line after the generator is built (so a steady state that times ou
 the build figures) and a final one after steady_state(). Runs in QuTiP's own virtual environment;
 imports nothing from nesb_hpc.
 
-Heat current from QuTiP's ADOs (derivation, physics.md s3-4). QuTiP's bosonic HEOM (qutip 5,
+Heat current from QuTiP's ADOs (derivation, docs/model.md s3-4). QuTiP's bosonic HEOM (qutip 5,
 solver/heom/bofin_solvers.py) for exponent k of bath b, C^R = sum ck e^{-vk t} (type R) and
 C^I = sum ck e^{-vk t} (type I), reads
 
     d/dt r_n = L_S r_n - sum_k n_k vk_k r_n - i sum_k [Q_k, r_{n+e_k}]
                - i sum_{k in R} n_k ck_k [Q_k, r_{n-e_k}] + sum_{k in I} n_k ck_k {Q_k, r_{n-e_k}},
 
-and physics.md's hierarchy with phi_k = e^{-vk t} (a_k = ck, eta_kk = -vk, phi_k(0) = 1) is the
+and docs/model.md's hierarchy with phi_k = e^{-vk t} (a_k = ck, eta_kk = -vk, phi_k(0) = 1) is the
 same equation for r_n = prod_k s_k^{n_k} rho_n with s_k = ck_k (R) and s_k = i ck_k (I): matching
 the up-couplings fixes s_k, and the down-couplings then agree (n_k ck_k / s_k = n_k for R,
-n_k ck_k / s_k = -i n_k for I, as physics.md has). physics.md s4's first-tier part,
+n_k ck_k / s_k = -i n_k for I, as docs/model.md has). docs/model.md s4's first-tier part,
 
     sum_{k in R_b} a_k eta_kk Tr[V rho_{e_k}] + i sum_{k in I_b} a_k eta_kk Tr[V rho_{e_k}],
 
@@ -32,7 +32,7 @@ j = +sum vk Tr[Q r_e] - 2 C^I(0) Tr[Q^2 r_0] for the current INTO the bath, i.e.
 
     I_b = -sum_{k in b} vk_k Tr[Q_b r_{e_k}] + 2 C^I_b(0) Tr[Q_b^2 r_0].
 
-physics.md s4 (and nesb_hpc.observables) have the opposite sign of the C^I(0) term; with it,
+docs/model.md s4 (and nesb_hpc.observables) have the opposite sign of the C^I(0) term; with it,
 I1 + I2 != 0 and I != 0 at T1 = T2 for Drude-Lorentz baths (this benchmark's validation shows
 both). The record keeps the first-tier part (I*_tier1) separately, so either convention can be
 rebuilt from it.

@@ -3,7 +3,7 @@
     .venv/bin/python bench/run_bench.py --ranks 1,2 --depths 3,4,5,6,7 --alpha 0.5,4
     .venv/bin/python bench/run_bench.py --quick            # smoke run, a few seconds
 
-Point (physics.md s7, Fig. 2b): Delta = 0.1, theta = pi/4, T1 = 1, T2 = 0.9, the paper's
+Point (docs/model.md s7, Fig. 2b): Delta = 0.1, theta = pi/4, T1 = 1, T2 = 0.9, the paper's
 J = pi alpha w^3/(1+w^2)^4 with the exact residue decomposition, Pade n_bose = 1 (18 modes).
 Every run is its own `mpirun -n R python bench/_point.py ...` process tree (peak memory is per
 process), bounded in time and in resident memory (the whole tree is killed past either limit).

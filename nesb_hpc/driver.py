@@ -31,7 +31,8 @@ import numpy as np
 from . import __version__, scheduler
 from .config import RunConfig
 from .output import (Writer, check_decomposition, error_row, exit_code, failure_text, open_output, plan_resumption,
-                     result_row, versions)
+                     result_row)
+from .petsc_env import versions
 from .planning import Layout, SizeCache, memory_budget, memory_refusal, plan_layout, request_memory
 from .point import prepare_point, solve_prepared
 from .problem import Problem, bath_of

@@ -1,6 +1,6 @@
 """Block rows of the extended-HEOM Liouvillian in the real Pauli representation (pure numpy).
 
-Unknowns: x_n in R^4 per ADO n (physics.md section 3), rescaled as x_n = s_n y_n with
+Unknowns: x_n in R^4 per ADO n (docs/model.md s3), rescaled as x_n = s_n y_n with
 s_n = prod_j sqrt(n_j!) c_j^{n_j} (c_j > 0 per mode) for conditioning. With the coefficients of
 ``HierarchyModes`` (hop, down, up: what each mode couples to, for either form) and b(j) the bath
 of mode j, the rows for ADO n are
@@ -10,7 +10,7 @@ of mode j, the rows for ADO n are
             + sum_j sqrt(n_j)/c_j (down_c_j Lc_b(j) + down_a_j A_b(j)) y_{n - e_j}
             + sum_j up_j sqrt(n_j + 1) c_j Lc_b(j) y_{n + e_j}
 
-which for the "separate" form is physics.md's complex hierarchy after rho_n = i^|m| (x0 + x.sigma)/2
+which for the "separate" form is docs/model.md's complex hierarchy after rho_n = i^|m| (x0 + x.sigma)/2
 (the factors of i fold into the signs of down and up). Couplings absent by truncation
 (|n + e_j| > L) are dropped.
 Each call builds only the rows [lo, hi) of one rank, vectorised over ADOs.
@@ -41,7 +41,7 @@ class HierarchyModes:
                 + sum_j n_j (down_c_j Lc_b + down_a_j A_b) x_{n - e_j} + sum_j up_j Lc_b x_{n + e_j}
         I_b = sum_{j in b} readout_j (n_b . x_{e_j}) + 2 C^I_b(0) x0[rho_00]
 
-    Two forms (physics.md sections 3-4):
+    Two forms (docs/model.md sections 3-4):
 
     - "separate": one mode per basis function of C^R (hop = eta, down_c = phi0, up = a,
       readout = eta^T a) and of C^I (hop = eta, down_a = -phi0, up = -a, readout = -eta^T a;
@@ -195,7 +195,7 @@ def build_block_rows(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: P
 
 
 def impose_steady_state_conditions(rows: BlockRows, pauli: PauliBlocks) -> BlockRows:
-    """Make L y = 0 a non-singular system L' y = e_0 (physics.md section 5).
+    """Make L y = 0 a non-singular system L' y = e_0 (docs/model.md s5).
 
     Row 0 (d/dt Tr rho_00) is identically zero: it becomes the condition y_0[0] = Tr rho_00 = 1.
 

@@ -1,4 +1,4 @@
-"""Observables from the tier-0 and tier-1 ADOs (pure numpy; physics.md section 4).
+"""Observables from the tier-0 and tier-1 ADOs (pure numpy; docs/model.md s4).
 
 Bath-energy current out of bath nu into the system, I_nu = -d<H_Bnu>/dt:
 
@@ -9,8 +9,8 @@ In the Pauli form rho_{e_j} = i^{[j in I]} (x0 + x.sigma)/2 and V = n.sigma, Tr[
 for R modes and i n . x for I modes, so I_nu = sum a eta (n.x)|_R - sum a eta (n.x)|_I + 2 C^I(0) x0:
 ``HierarchyModes.readout`` holds these weights (eta^T a, -eta^T a), and eta phi(0) for the merged
 form, where every ADO is Hermitian and the current is Tr[V (-i) Int dF/dt(t-s) rho ds] = sum_j
-(eta phi0)_j Tr[V rho_{e_j}] (liouvillian.HierarchyModes). (physics.md prints -2 C^I(0);
-only +2 conserves energy, I1 + I2 = 0, when C^I(0) != 0: tests/test_steady_state.py.)
+(eta phi0)_j Tr[V rho_{e_j}] (liouvillian.HierarchyModes). (The sign of the C^I(0) term is +2: only it conserves energy,
+I1 + I2 = 0, when C^I(0) != 0: tests/test_steady_state.py; docs/model.md s4.)
 (The system-side current i<[H_S, V] B> is a different quantity when couplings do not commute.)
 """
 
@@ -56,7 +56,7 @@ def heat_currents(y: np.ndarray, hier: TierOrderedHierarchy, modes: HierarchyMod
         sel = modes.bath == nu
         out[nu] = float(modes.readout[sel] @ (x_first[sel, 1:] @ coupling_vectors[nu]))
         # + 2 C^I(0) Tr[V^2 rho_00] (V^2 = 1): the sign that makes I1 + I2 = 0 and agrees with
-        # QuTiP to 1e-15 on Drude-Lorentz baths (C^I(0) = -lambda gamma); physics.md s4 prints -2
+        # QuTiP to 1e-15 on Drude-Lorentz baths (C^I(0) = -lambda gamma); docs/model.md s4
         out[nu] += 2.0 * modes.imag_at_zero[nu] * x0
     return out
 

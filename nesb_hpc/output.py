@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import __version__
 from .bath import decompose_baths, decomposition_error, spectral_densities
 from .config import RunConfig
 from .results_file import (IncompatibleFile, OutputLock, ResultsFile, StoredState, candidate_paths, compat_difference,
@@ -61,26 +60,6 @@ def comparable_compat(compat: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- rows
-
-
-def versions(comm_size: int) -> dict:
-    from mpi4py import MPI
-    from petsc4py import PETSc
-
-    import petsc4py
-    import slepc4py
-
-    petsc = ".".join(str(v) for v in PETSc.Sys.getVersion())
-    from slepc4py import SLEPc
-
-    slepc = ".".join(str(v) for v in SLEPc.Sys.getVersion())
-    return {
-        "nesb_hpc_version": __version__, "petsc_version": petsc, "slepc_version": slepc,
-        "petsc4py_version": petsc4py.__version__, "slepc4py_version": slepc4py.__version__,
-        "petsc_scalar": np.dtype(PETSc.ScalarType).name,
-        "mpi_library": MPI.Get_library_version().replace("\x00", "").splitlines()[0].strip(),
-        "n_ranks": comm_size,
-    }
 
 
 def result_row(request: Request, res: PointResult, ranks: int) -> np.ndarray:
@@ -202,23 +181,65 @@ class Writer:
 # ----------------------------------------------------------------------------- opening and resuming
 
 
-def _stored_mismatch(study: Study, state: StoredState) -> str | None:
-    """Why the stored solves/points do not belong to this study (None if they do)."""
-    tasks = {t.index: t for t in study.tasks}
-    for table, what in ((state.summary, "point"), (state.rows, "solve of point")):
-        for row in table:
-            point = int(row["point"])
-            task = tasks.get(point)
-            if task is None:
-                return f"the file has {what} {point}, the input only {len(tasks)} points"
-            if row["key"].decode() != task.key:
-                diffs = [f"{n} = {float(row[n]):.6g} in the file, {getattr(task.model, n):.6g} in the input"
-                         for n in MODEL_COLUMNS if n in (table.dtype.names or ())
-                         and np.isfinite(row[n]) and float(row[n]) != getattr(task.model, n)
-                         and not (what != "point" and n in ("theta", "T1", "T2", "depth"))]
-                why = "; ".join(diffs[:3]) or "the [study] settings differ"
-                return f"{what} {point} was computed for another input ({why})"
-    return None
+def match_stored_points(cfg: RunConfig, study: Study, state: StoredState) -> tuple[dict[int, int], str | None]:
+    """Which stored points are which points of this study, by their values (not their numbers):
+    (stored point number -> task index, None), or ({}, why the file is of another input).
+
+    The stored input (attribute input_normalised, read with today's defaults filled in) must
+    compute points the same way: its [study] keys that decide what a point computes must equal the
+    input's. Each stored point is then found among the input's points by its [model] values
+    (Study.identity, to 12 significant digits, read from its summary row or its solves), so a
+    denser or wider grid reuses every stored point. A stored point that is not in the input is kept
+    if it differs only in swept keys (it lies off the new grid); if a key the input does not sweep
+    differs, the file is of another input."""
+    from .config import InputError, parse_config
+    from .study import same_value, study_spec
+
+    try:
+        old = study_spec(parse_config(json.loads(state.attrs["input_normalised"])))
+    except (KeyError, ValueError, InputError) as exc:
+        return {}, f"its input cannot be read by this nesb_hpc ({exc})"
+    new = study_spec(cfg)
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            return {}, (f"[study] {key} is {json.dumps(old.get(key))} in the file, "
+                        f"{json.dumps(new.get(key))} in the input")
+    columns = study.IDENTITY_COLUMNS
+    stored: dict[int, tuple] = {}
+    for row in state.summary:
+        stored[int(row["point"])] = tuple(same_value(row[c]) for c in columns)
+    for row in state.rows:   # points without a summary yet: a solve of the point's own model
+        if int(row["point"]) not in stored and row["role"] != b"reverse":
+            stored[int(row["point"])] = tuple(same_value(row[c]) for c in columns)
+    by_identity = {study.identity(t.model): t.index for t in study.tasks}
+    swept = {c for k in cfg.study.swept() for c in (("alpha1", "alpha2") if k == "alpha" else (k,))}
+    here = study.identity(cfg.model)
+    mapping: dict[int, int] = {}
+    for number, identity in sorted(stored.items()):
+        index = by_identity.get(identity)
+        if index is not None:
+            mapping[number] = index
+            continue
+        for name, was, now in zip(columns, identity, here):
+            if name not in swept and was != now:
+                return {}, f"[model] {name} is {was:.6g} in the file, {now:.6g} in the input"
+    return mapping, None
+
+
+def renumber_stored(results: ResultsFile, state: StoredState, mapping: dict[int, int], n_tasks: int) -> StoredState:
+    """Give the stored points the input's numbers (points off the input's grid follow its last
+    point), in the file and in the state; nothing is written when the numbers already agree."""
+    numbers = sorted({int(p) for p in state.summary["point"]} | {int(p) for p in state.rows["point"]})
+    full = dict(mapping)
+    for number in numbers:
+        if number not in full:
+            full[number] = n_tasks + len([n for n in full if n not in mapping])
+    if all(full[n] == n for n in numbers):
+        return state
+    log.info("resuming %s: %d stored point(s) renumbered to the input's grid, %d kept off it",
+             results.target, sum(full[n] != n for n in mapping), len(full) - len(mapping))
+    results.renumber(full)
+    return ResultsFile.load(results.path)
 
 
 def open_output(cfg: RunConfig, study: Study, input_text: str, meta: dict):
@@ -236,16 +257,21 @@ def open_output(cfg: RunConfig, study: Study, input_text: str, meta: dict):
                 if os.path.exists(path):
                     log.info("replacing %s once this run stores its first result ([output] overwrite = true)", path)
                 return _create(path, cfg, study, input_text, meta), None, lock
+            mapping: dict[int, int] = {}
             try:
                 state = ResultsFile.load(path)
                 stored = state.compat
                 reason = ("it was written by an older nesb_hpc (no format-2 layout)" if stored is None
-                          else compat_difference(comparable_compat(stored), comparable_compat(compat_of(cfg)))
-                          or _stored_mismatch(study, state))
+                          else compat_difference(comparable_compat(stored), comparable_compat(compat_of(cfg))))
+                if reason is None:
+                    mapping, reason = match_stored_points(cfg, study, state)
             except (OSError, KeyError) as exc:
                 reason = f"it cannot be read as a results file ({exc})"
             if reason is None:
-                return ResultsFile(path), state, lock
+                results = ResultsFile(path)
+                state = renumber_stored(results, state, mapping, len(study.tasks))
+                results.record_input(_input_attrs(cfg, study, input_text))  # the points now numbered by it
+                return results, state, lock
         except BaseException:
             lock.release()
             raise
@@ -260,11 +286,16 @@ def open_output(cfg: RunConfig, study: Study, input_text: str, meta: dict):
         "set [output] overwrite = true; or choose another [output] path")
 
 
-def _create(path, cfg, study, input_text, meta) -> ResultsFile:
+def _input_attrs(cfg: RunConfig, study: Study, input_text: str) -> dict:
+    """The attributes that record the input a file's point numbers follow."""
     normalised = cfg.to_dict()
-    attrs = {"input_toml": input_text, "input_normalised": json.dumps(normalised, sort_keys=True, default=str),
-             "input_digest": input_digest(normalised), "compat": json.dumps(compat_of(cfg), sort_keys=True),
-             "study_kind": cfg.study.kind, "n_points": len(study.tasks), **meta}
+    return {"input_toml": input_text, "input_normalised": json.dumps(normalised, sort_keys=True, default=str),
+            "input_digest": input_digest(normalised), "compat": json.dumps(compat_of(cfg), sort_keys=True),
+            "study_kind": cfg.study.kind, "n_points": len(study.tasks)}
+
+
+def _create(path, cfg, study, input_text, meta) -> ResultsFile:
+    attrs = {**_input_attrs(cfg, study, input_text), **meta}
     return ResultsFile.create(path, attrs, study.summary_dtype, defer=True)
 
 

@@ -1,4 +1,4 @@
-"""Superoperators on 2x2 matrices in the real Pauli basis (physics.md section 3).
+"""Superoperators on 2x2 matrices in the real Pauli basis (docs/model.md s3).
 
 An ADO is rho = i^|m| (x0 I + x1 sx + x2 sy + x3 sz) / 2 with real x. A superoperator S acts on x
 through the 4x4 matrix  M[S]_{mu nu} = Tr(sigma_mu S(sigma_nu)) / 2. The three kinds the extended
@@ -71,7 +71,7 @@ class PauliBlocks:
         """A Bloch vector q with q . sigma commuting with H_S and every V_b, or None.
 
         Then Tr(q . sigma rho_00) is conserved and the steady state is not unique
-        (physics.md section 5: Delta = 0 with parallel couplings, e.g. theta = pi/2).
+        (docs/model.md s5: Delta = 0 with parallel couplings, e.g. theta = pi/2).
         """
         # rows mu = 1..3 of LH and Lc_b: q^T M[1:, :] = 0 for all of them
         stack = np.concatenate([self.LH[1:, :]] + [lc[1:, :] for lc in self.Lc], axis=1)

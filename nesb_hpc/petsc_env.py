@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
+
 _DEBIAN = {
     "PETSC_DIR": "/usr/lib/petscdir/petsc3.18/x86_64-linux-gnu-real",
     "SLEPC_DIR": "/usr/lib/slepcdir/slepc3.18/x86_64-linux-gnu-real",
@@ -82,3 +84,26 @@ def unused_options() -> list[str] | None:
     out = [names[i].decode(errors="replace").lstrip("-") for i in range(n.value)]
     restore(None, ctypes.byref(n), ctypes.byref(names), ctypes.byref(values))
     return out
+
+
+def versions(comm_size: int) -> dict:
+    """The versions of everything a result depends on (recorded in every results file)."""
+    from mpi4py import MPI
+
+    from . import __version__ as nesb_hpc_version
+    from petsc4py import PETSc
+
+    import petsc4py
+    import slepc4py
+
+    petsc = ".".join(str(v) for v in PETSc.Sys.getVersion())
+    from slepc4py import SLEPc
+
+    slepc = ".".join(str(v) for v in SLEPc.Sys.getVersion())
+    return {
+        "nesb_hpc_version": nesb_hpc_version, "petsc_version": petsc, "slepc_version": slepc,
+        "petsc4py_version": petsc4py.__version__, "slepc4py_version": slepc4py.__version__,
+        "petsc_scalar": np.dtype(PETSc.ScalarType).name,
+        "mpi_library": MPI.Get_library_version().replace("\x00", "").splitlines()[0].strip(),
+        "n_ranks": comm_size,
+    }

@@ -250,6 +250,30 @@ class ResultsFile:
             raise
         _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
 
+    def record_input(self, attrs: dict) -> None:
+        """Replace the recorded input (a resumed run's; the earlier ones are in the runs list)."""
+        current = read_attrs(self.path)
+        if all(current.get(k) == v for k, v in attrs.items()):
+            return
+
+        def update(f):
+            for key, value in attrs.items():
+                f.attrs[key] = value
+
+        self._rewrite(update, publish=False)
+
+    def renumber(self, numbers: dict[int, int]) -> None:
+        """Give every stored solve and point the number numbers[old] (one atomic rewrite)."""
+        def update(f):
+            for name in ("results", "summary"):
+                table = f[name]
+                if table.shape[0]:
+                    rows = table[()]
+                    rows["point"] = [numbers.get(int(p), int(p)) for p in rows["point"]]
+                    table[...] = rows
+
+        self._rewrite(update, publish=False)
+
     def start_run(self, info: dict, n_points: int) -> int:
         """Record a run (returns its number, 1 for the first) and the study's current size."""
         number = []

@@ -15,7 +15,7 @@ Kinds (config.STUDY_KINDS):
   convergence     per point, a ladder of (depth, n_bose) rungs until the relative change of the
                   current falls below tolerance, or a memory/time limit is reached
 
-The heat current is I = I1, the energy per unit time leaving bath 1 (physics.md section 4).
+The heat current is I = I1, the energy per unit time leaving bath 1 (docs/model.md s4).
 """
 
 from __future__ import annotations
@@ -72,13 +72,19 @@ class Request:
     role: str = "point"
 
     def key(self) -> tuple:
-        """What identifies a solve (compared exactly: the values come from the same input)."""
-        return (int(self.depth), int(self.n_bose), *(float(getattr(self.model, n)) for n in MODEL_COLUMNS))
+        """What identifies a solve: depth, n_bose and the model (values to 12 significant digits,
+        so that the same grid point computed from a denser range is recognised)."""
+        return (int(self.depth), int(self.n_bose), *(same_value(getattr(self.model, n)) for n in MODEL_COLUMNS))
+
+
+def same_value(x: float) -> float:
+    """x rounded to 12 significant digits: parameters that differ below this are the same point."""
+    return float(f"{float(x):.12g}")
 
 
 def row_key(row) -> tuple:
     """Request.key() of a stored results row."""
-    return (int(row["depth"]), int(row["n_bose"]), *(float(row[n]) for n in MODEL_COLUMNS))
+    return (int(row["depth"]), int(row["n_bose"]), *(same_value(row[n]) for n in MODEL_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -122,9 +128,10 @@ def _sweep_changes(cfg: RunConfig) -> list[dict[str, float]]:
     return [dict(zip(names, values)) for values in combos]
 
 
-def _task_key(kind: str, index: int, model: ModelConfig, spec: dict) -> str:
-    text = json.dumps({"kind": kind, "point": index, "model": model.to_dict(), "spec": spec},
-                      sort_keys=True, default=str)
+def _task_key(kind: str, model: ModelConfig, spec: dict) -> str:
+    """16 hex digits of what the point computes (provenance; stored points are matched to the
+    input by their values, Study.identity)."""
+    text = json.dumps({"kind": kind, "model": model.to_dict(), "spec": spec}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -281,6 +288,13 @@ class Study:
         return Request(model, self.cfg.hierarchy.depth if depth is None else depth,
                        self.cfg.bath.n_bose if n_bose is None else n_bose, role)
 
+    # the [model] values that identify a point (stored points are matched to the input by them)
+    IDENTITY_COLUMNS = MODEL_COLUMNS
+
+    def identity(self, model: ModelConfig) -> tuple:
+        """A point's identity: its IDENTITY_COLUMNS values (to 12 significant digits)."""
+        return tuple(same_value(getattr(model, n)) for n in self.IDENTITY_COLUMNS)
+
     def largest_requests(self, task: Task) -> list[Request]:
         """The most expensive solves of a task (for sizing)."""
         return [self.request(task.model, "point")]
@@ -304,6 +318,7 @@ class Study:
 class OptimizeTheta(Study):
     EXTRA_COLUMNS = [("theta_opt", "f8"), ("I_opt", "f8"), ("xtol", "f8"), ("at_bound", "S8"),
                      ("n_evals", "i4")]
+    IDENTITY_COLUMNS = tuple(n for n in MODEL_COLUMNS if n != "theta")   # theta is optimised
 
     def largest_requests(self, task):
         # a theta inside the bounds: both couplings have sz and sx parts (most nonzeros)
@@ -547,7 +562,7 @@ def build_study(cfg: RunConfig) -> Study:
                              f"T1 = T2 = {model.T1:g}: allowed is {allowed}", key="study.kind",
                              value=kind, allowed=allowed)
         label = tuple(changes.items())
-        tasks.append(Task(index, model, label, _task_key(kind, index, model, spec)))
+        tasks.append(Task(index, model, label, _task_key(kind, model, spec)))
     return STUDIES[kind](cfg, tasks, kind)
 
 

@@ -10,7 +10,7 @@ from nesb_hpc.point import HierarchySpec, solve_point
 from nesb_hpc.problem import Problem
 from nesb_hpc.routes import SolverSettings
 
-# Every solve in the tests must conserve energy to this relative precision (physics.md s4:
+# Every solve in the tests must conserve energy to this relative precision (docs/model.md s4:
 # I1 + I2 = 0 follows from the tier-0/1 equations at any depth, so only the solver error enters;
 # the solves below reach true residuals ~1e-13 relative, which leaves ample margin).
 CONSERVATION_TOL = 1e-8

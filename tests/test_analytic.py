@@ -21,7 +21,7 @@ from nesb_hpc.analytic import (
     ne_ptre_current,
     redfield_current,
 )
-from nesb_hpc.analytic.quadrature import half_fourier_quad, lamb_shift, spectrum
+from nesb_hpc.analytic.frequency_quadrature import half_fourier_quad, lamb_shift, spectrum
 from nesb_hpc.analytic.time_domain import (
     half_fourier_time_domain,
     ne_ptre_current_time_domain,
@@ -127,7 +127,7 @@ def test_redfield_equals_golden_rule_at_theta_pi_2(delta, T1, T2):
     assert g > 0
     assert r.I1 == pytest.approx(g, rel=1e-12)
     assert r.error < 1e-10 * g
-    # the golden rule by hand (physics.md section 6) -- guards the module's own algebra
+    # the golden rule by hand (docs/model.md s6) -- guards the module's own algebra
     E = 2 * delta
     k = 2 * float(J(E))
     n1, n2 = 1 / math.expm1(E / T1), 1 / math.expm1(E / T2)

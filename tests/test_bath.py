@@ -1,6 +1,6 @@
 """Tests of nesb_hpc.bath: Bose expansions, exact decompositions of C(t), basis families, QuTiP input.
 
-What is checked against what (physics.md sections 1-2; C = C^R + i C^I,
+What is checked against what (docs/model.md sections 1-2; C = C^R + i C^I,
 C(t) = (1/pi) Int_0^inf J(w) [coth(w/2T) cos(wt) - i sin(wt)] dw):
 
 1. exact_decomposition (residues; Pade or Matsubara Bose poles) against correlation_quadrature

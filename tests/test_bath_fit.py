@@ -1,6 +1,6 @@
 """Tests of nesb_hpc.bath.fit: fitted decompositions of C(t) with rates shared by C^R and C^I.
 
-What is checked against what (physics.md sections 1-2, docs/fit.md):
+What is checked against what (docs/model.md sections 1-2, docs/fit.md):
 
 1. fit_bath for the paper's J (RationalCutoff(alpha=1), s = 3, cutoff_power = 4) at T = 0.9, 1, 10
    and tolerance 1e-3, 1e-4, 1e-5 against DIRECT QUADRATURE (correlation_quadrature, QUADPACK

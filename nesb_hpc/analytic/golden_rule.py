@@ -1,4 +1,4 @@
-"""Golden-rule (secular, O(alpha)) steady-state heat current, physics.md section 6.
+"""Golden-rule (secular, O(alpha)) steady-state heat current, docs/model.md s6.
 
 H = Delta sz + sum_nu [H_Bnu + (n_nu . sigma) B_nu], levels +-Delta, gap E = 2 Delta. Only the
 transverse part of V_nu = n_nu . sigma flips the spin: |<-|V_nu|+>|^2 = sin^2(theta_nu) (polar angle
@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 
-def _check(delta: float, T1: float, T2: float) -> None:
+def check_point(delta: float, T1: float, T2: float) -> None:
     if not (np.isfinite(delta) and delta >= 0):
         raise ValueError(f"delta = {delta}: need a finite delta >= 0 (half the gap)")
     if not (T1 > 0 and T2 > 0 and np.isfinite(T1) and np.isfinite(T2)):
@@ -52,7 +52,7 @@ def golden_rule_current(
     (theta = pi/2: sx, theta = 0: sz). Positive for T1 > T2. Exactly 0 at delta = 0 (J(0) = 0:
     the limit E -> 0 of the formula) and when either coupling is longitudinal.
     """
-    _check(delta, T1, T2)
+    check_point(delta, T1, T2)
     E = 2.0 * float(delta)
     if E == 0.0:
         return 0.0

@@ -35,8 +35,8 @@ from typing import Callable
 
 import numpy as np
 
-from .golden_rule import _check
-from .quadrature import QuadValue, gauss_panels, integrate_line, slope_at_zero, spectrum, spectrum_over_w
+from .golden_rule import check_point
+from .frequency_quadrature import QuadValue, gauss_panels, integrate_line, slope_at_zero, spectrum, spectrum_over_w
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def ne_ptre_current(
     cross-check; epsrel applies to it). Positive for T1 > T2, zero at T1 = T2 (detailed balance).
     Returns PTREResult(I, error) [energy/time].
     """
-    _check(delta, T1, T2)
+    check_point(delta, T1, T2)
     _require_super_ohmic(J2, "J2")
     if method not in ("gauss", "quad"):
         raise ValueError(f"method = {method!r}: expected 'gauss' or 'quad'")

@@ -18,7 +18,7 @@ accuracy of the theory; docs/analytic.md), and obeys I_1 + I_2 = 0 exactly at th
 
 Steady state: Bloch form rho = (1 + r . sigma)/2, dr/dt = A r + b (A, b real), A r = -b. When A is
 singular (populations frozen: both couplings along z; Delta = 0) the minimal-norm solution is taken,
-i.e. the frozen components are set to 0 (physics.md section 5's Tr(sx rho) = 0 at Delta = 0,
+i.e. the frozen components are set to 0 (docs/model.md s5's Tr(sx rho) = 0 at Delta = 0,
 theta = pi/2). At Delta = 0 the system Hamiltonian vanishes, so I_1 = I_2 = 0 exactly.
 """
 
@@ -29,8 +29,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .golden_rule import _check
-from .quadrature import half_fourier
+from .golden_rule import check_point
+from .half_fourier import half_fourier
 
 SIGMA = (
     np.array([[0, 1], [1, 0]], dtype=complex),
@@ -122,7 +122,7 @@ def redfield_current(
     cos th) is the paper's sigma_theta); method: passed to ``quadrature.half_fourier``.
     Returns RedfieldResult(I1, I2, rho, error); I1 > 0 when heat flows out of bath 1.
     """
-    _check(delta, T1, T2)
+    check_point(delta, T1, T2)
     v1, v2 = _unit_vector(n1, "n1"), _unit_vector(n2, "n2")
     delta = float(delta)
     if delta == 0.0:

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .quadrature import QuadValue
+from .frequency_quadrature import QuadValue
 
 
 def _binomial_series(a: complex, p: int, n: int) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import integrate
 
 from ..bath.quadrature import correlation_quadrature
-from .quadrature import QuadValue
+from .frequency_quadrature import QuadValue
 
 
 T_SMALL = 0.02  # below this QAWF's first cycle (length 2 pi / t) is unreliable: plain QAGI

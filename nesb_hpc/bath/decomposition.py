@@ -1,11 +1,11 @@
-"""Exact decompositions of C(t) into bases closed under differentiation (physics.md section 2).
+"""Exact decompositions of C(t) into bases closed under differentiation (docs/model.md s2).
 
 The one contract between a bath and the hierarchy is a pair of ``BasisFamily`` objects, one for
 C^R = Re C and one for C^I = Im C:
 
     C^X(t) = sum_j a_j phi_j(t),    d/dt phi_j = sum_j' eta_jj' phi_j',    phi_j(0) = phi0_j,
 
-with real a, eta, phi0 (so the hierarchy is a real linear system, physics.md section 3).
+with real a, eta, phi0 (so the hierarchy is a real linear system, docs/model.md s3).
 
 Exact route for a rational, odd J(w) (spectral.RationalPoles): close the contour in the upper
 half plane (t > 0),

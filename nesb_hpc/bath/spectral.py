@@ -1,6 +1,6 @@
 """Spectral densities J(w) of the bosonic baths.
 
-Convention (physics.md section 1): the bath correlation function is
+Convention (docs/model.md s1): the bath correlation function is
 
     C(t) = (1/pi) Int_0^inf J(w) [coth(w / 2T) cos(wt) - i sin(wt)] dw,
 
@@ -44,7 +44,7 @@ class RationalPoles:
 
 @dataclass(frozen=True)
 class RationalCutoff:
-    """Super-Ohmic rational-cutoff spectral density of the paper (physics.md section 1).
+    """Super-Ohmic rational-cutoff spectral density of the paper (docs/model.md s1).
 
     J(w) = pi * alpha * w^s * omega_c^(1-s) / (1 + (w/omega_c)^2)^p     [energy]
 

@@ -205,7 +205,7 @@ class HierarchyConfig(TableBase):
     rescale: bool = documented_field(True, "Rescale the ADOs (e.g. by sqrt(n!) |a|^(n/2)) for conditioning; "
                          "the physics is unchanged.", Bool())
     modes: str = documented_field("separate", 'Hierarchy indices: "separate" (one per basis function of C^R '
-                      'and one per basis function of C^I, physics.md section 3) or "merged" (one '
+                      'and one per basis function of C^I, docs/model.md s3) or "merged" (one '
                       "per function of the basis C^R and C^I share: 4 + n_bose instead of "
                       "8 + n_bose per bath for the paper's J, far fewer ADOs: 19,448 instead of "
                       "480,700 at depth 7). Both give the same currents at every depth "

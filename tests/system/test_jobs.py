@@ -16,7 +16,7 @@ from nesb_hpc.config import load_config
 from nesb_hpc.planning import dry_run_report
 from nesb_hpc.study import build_study
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # every study input shipped (the paper's figures, their checks, the demo sweep); default.toml is a point
 INPUTS = sorted(p for p in (REPO / "input").glob("*.toml") if p.name != "default.toml")
 

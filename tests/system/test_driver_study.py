@@ -33,12 +33,12 @@ def _path(tmp_path, name):
     return _world().bcast(str(tmp_path / name), root=0)
 
 
-def _cfg(path, study, **tables):
+def _cfg(path, study, study_extra=None, **tables):
     data = {k: dict(v) for k, v in BASE.items()}
     for table, values in tables.items():
         data.setdefault(table, {}).update(values)
         data[table] = {k: v for k, v in data[table].items() if v is not None}  # None removes a key
-    data["study"] = study
+    data["study"] = {**study, **(study_extra or {})}
     data["output"] = {"path": path, **tables.get("output", {})}
     return parse_config(data)
 
@@ -99,22 +99,45 @@ def test_changed_input_is_refused_or_goes_to_a_new_file(tmp_path):
     path = _path(tmp_path, "r.h5")
     study = {"kind": "sweep", "alpha": [0.01, 0.02], "ranks_per_point": 1}
     assert _run(_cfg(path, study)) == 0
-    with pytest.raises(IncompatibleFile, match=r"point 1 was computed for another input \(alpha1 = 0.02 in the file"):
-        _run(_cfg(path, {**study, "alpha": [0.01, 0.03]}))
+    # a key the study does not sweep, a shared table, or what a point computes: another input
+    with pytest.raises(IncompatibleFile, match=r"\[model\] delta is 0.1 in the file, 0.2 in the input"):
+        _run(_cfg(path, study, model={"delta": 0.2}))
     with pytest.raises(IncompatibleFile, match=r"\[hierarchy\] depth is 3 in the file, 2 in the input"):
         _run(_cfg(path, study, hierarchy={"depth": 2}))
+    with pytest.raises(IncompatibleFile, match=r"\[study\] kind is \"sweep\" in the file, \"convergence\""):
+        _run(_cfg(path, {"kind": "convergence", "depths": [2, 3], "alpha": [0.01]}))
     # a new file, then the same changed input resumes that file (a resubmitted job)
-    changed = _cfg(path, {**study, "alpha": [0.01, 0.03], "if_incompatible": "new_file"})
+    changed = _cfg(path, study, model={"delta": 0.2}, study_extra={"if_incompatible": "new_file"})
     assert _run(changed) == 0 and _run(changed) == 0
     other = path[:-3] + "-2.h5"
     s, rows, attrs = _read(other)
-    assert list(s["alpha1"]) == [0.01, 0.03] and len(rows) == 2 and len(json.loads(attrs["runs"])) == 2
+    assert list(s["delta"]) == [0.2, 0.2] and len(rows) == 2 and len(json.loads(attrs["runs"])) == 2
     assert not os.path.exists(path[:-3] + "-3.h5")
     # a layout change is not a different input: more ranks per point resume the same file
     assert _run(_cfg(path, {**study, "ranks_per_point": 2, "coordinator": "shared"})) == 0
     # overwrite starts afresh
     assert _run(_cfg(path, {**study, "alpha": [0.5]}, output={"overwrite": True})) == 0
     assert list(_read(path)[0]["alpha1"]) == [0.5]
+
+
+def test_a_grid_that_grows_reuses_every_stored_point(tmp_path):
+    """Points are matched by their values: a sweep of 4 log-spaced alphas extended to 7 (the 4
+    among them) solves only the 3 new ones; the stored points take the new grid's numbers, and a
+    narrower grid keeps the points it no longer contains (after its own)."""
+    path = _path(tmp_path, "grow.h5")
+    grid = {"kind": "sweep", "alpha": {"start": 1e-3, "stop": 1e-1, "num": 4, "spacing": "log"}, "ranks_per_point": 1}
+    assert _run(_cfg(path, grid)) == 0
+    s4, rows4, _ = _read(path)
+    denser = {**grid, "alpha": {**grid["alpha"], "num": 7}}
+    assert _run(_cfg(path, denser)) == 0
+    s7, rows7, _ = _read(path)
+    assert len(rows7) == len(rows4) + 3 and list(s7["point"]) == list(range(7))
+    assert set(rows7["run"][rows7["point"] % 2 == 1]) == {2} and set(rows7["run"][rows7["point"] % 2 == 0]) == {1}
+    assert np.allclose(s7["I1"][::2], s4["I1"], rtol=0, atol=0)
+    narrower = {**grid, "alpha": [1e-3, 1e-1]}
+    assert _run(_cfg(path, narrower)) == 0
+    s2, rows2, _ = _read(path)
+    assert len(rows2) == len(rows7) and sorted(s2["point"])[:2] == [0, 1] and len(s2) == 7
 
 
 def test_failing_points_are_recorded_and_the_study_goes_on(tmp_path):

@@ -1,6 +1,6 @@
 """Frequency-domain quadratures for the weak-coupling theories (docs/analytic.md, section 1).
 
-Convention (physics.md section 1), hbar = k_B = 1, energies in units of omega_c:
+Convention (docs/model.md s1), hbar = k_B = 1, energies in units of omega_c:
 
     C(t) = (1/pi) Int_0^inf J(w) [coth(w/2T) cos wt - i sin wt] dw
          = (1/2pi) Int_{-inf}^{inf} S(w) e^{-iwt} dw,
@@ -15,8 +15,8 @@ time integral the theories need is turned into a smooth, non-oscillatory frequen
                  = (1/2pi) Int_0^inf [S(omega - u) - S(omega + u)] / u du,
 
 the real part in closed form. For a rational J (``.rational()``) the imaginary part is also closed
-(``nesb_hpc.analytic.residues``: residues + a Matsubara sum) and ``half_fourier`` uses it; for any
-other J, or when the closed form is ill-conditioned, the principal value is folded onto u > 0, where
+(``residues.py``: residues + a Matsubara sum; ``half_fourier.py`` chooses between the two); here,
+for any J, the principal value is folded onto u > 0, where
 the integrand is smooth (-2 S'(omega) at u = 0) and decays like u^-(2p - s + 1) for the rational
 cutoff, and goes to QUADPACK (QAGS on [0, L] with break points at the scales of S, QAGI beyond).
 Either way an error estimate is returned beside the value; the tests compare the two routes.
@@ -195,25 +195,3 @@ def half_fourier_quad(J: Callable, T: float, omega: float, epsrel: float = 1e-12
     return QuadValue(complex(re, d.value), d.error + 4e-16 * abs(re))
 
 
-def half_fourier(J: Callable, T: float, omega: float, method: str = "auto", rtol: float = 1e-10) -> QuadValue:
-    """Gamma(omega) = Int_0^inf C(t) e^{i omega t} dt   [energy], value and error estimate.
-
-    method: "residues" (closed form, J needs ``.rational()``; ``residues.half_fourier_residues``),
-    "quad" (``half_fourier_quad``), or "auto": residues when J is rational and the closed form's
-    error estimate is below rtol * |Gamma| (it is not when a Matsubara frequency 2 pi n T nearly
-    hits a pole of J), otherwise quad.
-    """
-    if method not in ("auto", "residues", "quad"):
-        raise ValueError(f"method = {method!r}: expected 'auto', 'residues' or 'quad'")
-    if method != "quad" and hasattr(J, "rational"):
-        from .residues import half_fourier_residues
-
-        r = half_fourier_residues(J, T, omega)
-        # the exact Gamma has Re = S/2 >= 0; replace by the closed form (one rounding), keep Im
-        re = 0.5 * float(spectrum(J, T, np.array([float(omega)]))[0])
-        r = QuadValue(complex(re, r.value.imag), r.error)
-        if method == "residues" or (np.isfinite(r.error) and r.error <= rtol * max(float(np.abs(r.value)), 1e-300)):
-            return r
-    elif method == "residues":
-        raise ValueError("method = 'residues' needs a rational J (an object with .rational())")
-    return half_fourier_quad(J, T, omega)

@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MPIRUN = shutil.which("mpirun")
 pytestmark = pytest.mark.skipif(MPIRUN is None, reason="needs mpirun")
 
@@ -230,11 +230,11 @@ def test_command_line_refuses_a_changed_input_and_plots(tmp_path):
     _write(tmp_path, TINY.replace("[0.01, 0.1]", "[0.01]"))
     done = _run(tmp_path, 1, "input.toml")
     assert done.returncode == 0, done.stdout + done.stderr
-    _write(tmp_path, TINY.replace("[0.01, 0.1]", "[0.02]"))
+    _write(tmp_path, TINY.replace("[0.01, 0.1]", "[0.01]").replace("delta = 0.1", "delta = 0.2"))
     refused = _run(tmp_path, 2, "input.toml")
     assert refused.returncode == 2
-    assert "r.h5 holds results of a different input: point 0 was computed for another input (alpha1 = 0.01 in " \
-           "the file, 0.02 in the input" in refused.stderr
+    assert "r.h5 holds results of a different input: [model] delta is 0.1 in the file, 0.2 in the input" \
+        in refused.stderr
     assert refused.stderr.count("holds results of a different input") == 1  # said once, not per rank
     bad = subprocess.run([sys.executable, "-m", "nesb_hpc", "input.toml", "--ranks-per-point", "0"], cwd=tmp_path,
                          env=_env(), capture_output=True, text=True)

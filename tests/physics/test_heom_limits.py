@@ -1,4 +1,4 @@
-"""The HEOM steady state against the limits any correct code must reproduce (physics.md s6).
+"""The HEOM steady state against the limits any correct code must reproduce (docs/model.md s6).
 
 Every solve also checks I1 + I2 = 0 to 1e-8 relative (heom_helpers.paper_point). These tests are
 collective (mpi-marked): they run serially and on 2 ranks.

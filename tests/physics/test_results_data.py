@@ -26,7 +26,7 @@ from nesb_hpc.results_file import read_attrs, read_results
 from nesb_hpc.routes import SolverSettings
 from nesb_hpc.study import Request
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "results"
 FIGURES = ("fig1a", "fig1b", "fig2a", "fig2b", "fig3", "fig4")
 AGREE = 1e-8
 

@@ -1,8 +1,8 @@
 """Independent check of the HEOM core against a dense/sparse COMPLEX reference built here.
 
-The reference (``ComplexHEOM`` below) is written from physics.md section 3 only, NOT from
+The reference (``ComplexHEOM`` below) is written from docs/model.md s3 only, NOT from
 nesb_hpc.liouvillian: complex 2x2 ADOs rho_{n,m}, column-stacked vec(X) = X.flatten("F") so that
-vec(A X B) = (B^T kron A) vec(X), its own mode order (physics.md's (n, m): all R modes of bath 1,
+vec(A X B) = (B^T kron A) vec(X), its own mode order (docs/model.md's (n, m): all R modes of bath 1,
 then of bath 2, then all I modes of bath 1, bath 2 -- the package interleaves R_1, I_1, R_2, I_2)
 and its own ADO enumeration (itertools). Only the bath decompositions (a, eta, phi(0) per family,
 tested in test_bath.py) and, for the change of basis, the package's rescaling constants c_j are
@@ -12,7 +12,7 @@ TierOrderedHierarchy.rank after permuting modes.
 What is compared:
   1. T^-1 L_complex T == the package's real block matrix, entry by entry (depth 2), with
      T = blockdiag_n( i^|m| s_n [vec(sigma_mu)/2]_mu ),  s_n = prod_j sqrt(n_j!) c_j^n_j.
-  2. Steady states (depth 3): rho_00, all tier-1 ADOs and the currents of physics.md section 4,
+  2. Steady states (depth 3): rho_00, all tier-1 ADOs and the currents of docs/model.md s4,
      each side solved by its own direct sparse LU; I1 + I2 = 0 on both sides.
   3. rho^dag = (-1)^|m| rho for every ADO; the rho_00 trace row is exactly zero; sizing counts.
   4. Delta = 0, theta = pi/2 (sx conserved): the package's state exists, the current vanishes.
@@ -39,7 +39,7 @@ from nesb_hpc.pauli import PauliBlocks, bloch_vector
 from nesb_hpc.partition import count_nonzeros
 
 # ---------------------------------------------------------------------------------------------
-# The independent complex reference (physics.md sections 3-5).
+# The independent complex reference (docs/model.md sections 3-5).
 
 ID2 = np.eye(2, dtype=complex)
 PAULI = [ID2, np.array([[0, 1], [1, 0]], complex), np.array([[0, -1j], [1j, 0]]),
@@ -75,7 +75,7 @@ def sigma_dot(n) -> np.ndarray:
 
 
 class ComplexHEOM:
-    """physics.md section 3, literally:
+    """docs/model.md s3, literally:
 
     d/dt rho_{n,m} = -i [H_S, rho_{n,m}]
        + sum_{j,j'} n_j eta^R_jj' rho_{n-e_j+e_j',m} + sum_{j,j'} m_j eta^I_jj' rho_{n,m-e_j+e_j'}
@@ -167,7 +167,7 @@ class ComplexHEOM:
         return L
 
     def steady_state(self, L: sp.csr_matrix | None = None) -> np.ndarray:
-        """rho_n for all n (N, 2, 2): L rho = 0 with Tr rho_00 = 1 (physics.md section 5).
+        """rho_n for all n (N, 2, 2): L rho = 0 with Tr rho_00 = 1 (docs/model.md s5).
 
         d/dt rho_00[0,0] + d/dt rho_00[1,1] = d/dt Tr rho_00 = 0, so row 0 (d/dt rho_00[0,0],
         column-stacked) is minus row 3; it is replaced by vec(rho_00)[0] + vec(rho_00)[3] = 1.
@@ -182,7 +182,7 @@ class ComplexHEOM:
         return np.array([unvec(x[4 * i:4 * i + 4]) for i in range(self.N)])
 
     def currents(self, rho: np.ndarray) -> np.ndarray:
-        """physics.md section 4: I_nu = sum a^R eta^R Tr[V rho_e_j'] + i sum a^I eta^I Tr[V rho_e_j']
+        """docs/model.md s4: I_nu = sum a^R eta^R Tr[V rho_e_j'] + i sum a^I eta^I Tr[V rho_e_j']
         - 2 C^I(0) Tr[V^2 rho_00]."""
         out = np.zeros(len(self.V), dtype=complex)
         for j in range(self.K):
@@ -382,10 +382,10 @@ def test_currents_agree_and_are_conserved(steady):
     # size, so the ~3e-15 agreement of the states becomes ~1e-13 in I (measured, relative to
     # |I|: imaginary part <= 5e-14, mine vs package <= 1.6e-13, I1 + I2 <= 1.5e-13 on both
     # sides). Bound: 1e-10 relative, which is also the brief's conservation tolerance.
-    # physics.md: I is real (the i on the I-family term meets an anti-Hermitian ADO)
+    # docs/model.md: I is real (the i on the I-family term meets an anti-Hermitian ADO)
     assert np.max(np.abs(I_mine.imag)) <= 1e-10 * scale, I_mine
     assert np.max(np.abs(I_mine.real - I_pkg)) <= 1e-10 * scale, (I_mine, I_pkg)
-    # I1 + I2 = 0 from the tier-0/1 equations at any depth (physics.md section 4)
+    # I1 + I2 = 0 from the tier-0/1 equations at any depth (docs/model.md s4)
     assert abs(I_pkg.sum()) <= 1e-10 * scale, I_pkg
     assert abs(I_mine.real.sum()) <= 1e-10 * scale, I_mine
     # heat flows from the hotter bath 1 (T1 > T2 in both cases)
@@ -394,7 +394,7 @@ def test_currents_agree_and_are_conserved(steady):
 
 def test_ados_hermitian_structure(steady):
     """rho^dag = (-1)^|m| rho for every ADO of the complex solution: the solve does not impose
-    it, so it checks the equations (physics.md section 3) and underlies the package's real form."""
+    it, so it checks the equations (docs/model.md s3) and underlies the package's real form."""
     ref, rho = steady["ref"], steady["rho"]
     sign = np.array([(-1) ** int(np.array(n)[ref.is_imag].sum()) for n in ref.ados])
     dev = np.abs(np.conj(np.transpose(rho, (0, 2, 1))) - sign[:, None, None] * rho)
@@ -497,7 +497,7 @@ def test_degenerate_sx_conserved():
     typical = np.max(np.abs(heat_currents(y2, h2, m2, p2.coupling_vectors)))
     assert typical > 1e-4
     I_pkg = heat_currents(y, hier, modes, pauli.coupling_vectors)
-    # I = 0 exactly (physics.md section 6); only rounding of the direct solve remains
+    # I = 0 exactly (docs/model.md s6); only rounding of the direct solve remains
     # (measured ~1e-17 absolute); bound 1e-12 of the typical current, as the brief asks
     assert np.max(np.abs(I_pkg)) <= 1e-12 * typical, I_pkg
     # the package's state is a steady state of the complex equations, with Tr rho_00 = 1
@@ -514,7 +514,7 @@ def test_degenerate_sx_conserved():
     # the exact coherence solution of the module comment lies in it (relative residual ~eps)
     v = _coherence_null_vector(ref)
     assert np.max(np.abs(L @ v)) <= 1e-13 * spla.norm(L, np.inf) * np.max(np.abs(v))
-    # and EVERY normalised steady state carries zero current (physics.md section 5: it does not
+    # and EVERY normalised steady state carries zero current (docs/model.md s5: it does not
     # depend on the extra condition): a few random combinations with nonzero trace. The SVD basis
     # of the null space is accurate to ~eps s_max / s_gap ~ 2e-14, and the current's terms are
     # O(|a eta|) <~ 1 times the ADO size, so the rounding floor is ~1e-14 max|rho| (measured

@@ -1,0 +1,87 @@
+"""nesb_hpc.planning: the layout of ranks (one function for the run and the dry run), the memory
+budget and refusal, and --dry-run, which must not import PETSc."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+from nesb_hpc.config import parse_config
+from nesb_hpc.planning import (Layout, SizeCache, dry_run_report, memory_refusal, plan_layout, ranges_text,
+                               use_dedicated_coordinator)
+from nesb_hpc.study import build_study
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = {"model": {"alpha": 0.1, "theta": "pi/4"}, "hierarchy": {"depth": 3, "modes": "merged"}}
+
+
+def _cfg(study, **tables):
+    return parse_config({**BASE, **tables, "study": study})
+
+
+def _layout(cfg, world, budget=1e12):
+    study = build_study(cfg)
+    return plan_layout(cfg, study, study.tasks, world, budget, SizeCache(cfg))
+
+
+def test_a_point_gets_every_rank_and_no_coordinator():
+    layout = _layout(_cfg({"kind": "point"}), 8)
+    assert layout.groups == (8,) and not layout.dedicated
+
+
+def test_groups_never_outnumber_points():
+    cfg = _cfg({"kind": "sweep", "alpha": [0.1, 0.2, 0.3], "ranks_per_point": 1, "coordinator": "shared"})
+    assert _layout(cfg, 8).groups == (3, 3, 2)
+    assert _layout(cfg, 2).groups == (1, 1)
+    dedicated = _cfg({"kind": "sweep", "alpha": [0.1, 0.2, 0.3], "ranks_per_point": 1})
+    layout = _layout(dedicated, 32)            # "auto" coordinator: a rank of its own from 16 ranks
+    assert layout.dedicated and sum(layout.groups) == 31 and len(layout.groups) == 3
+    assert not use_dedicated_coordinator(dedicated, 32, 1)
+
+
+def test_auto_ranks_per_point_follows_the_budget():
+    cfg = _cfg({"kind": "sweep", "alpha": [0.1, 0.2, 0.3, 0.4]}, hierarchy={"depth": 6, "modes": "merged"})
+    roomy = _layout(cfg, 8)
+    assert roomy.auto and roomy.ranks_per_point == 1 and len(roomy.groups) == 4
+    need_one = SizeCache(cfg)
+    study = build_study(cfg)
+    from nesb_hpc.planning import memory_need
+
+    tight = memory_need(study, study.tasks, need_one, 1) * 0.9        # one rank no longer fits
+    assert _layout(cfg, 8, budget=tight).ranks_per_point >= 2
+
+
+def test_memory_refusal_names_the_need_and_the_advice():
+    cfg = _cfg({"kind": "point"})
+    study = build_study(cfg)
+    assert memory_refusal(study, SizeCache(cfg), 2, 1e12) is None
+    text = memory_refusal(study, SizeCache(cfg), 2, 2**20)
+    assert "MiB per rank on 2 ranks" in text and "more ranks" in text and "--force-memory" in text
+
+
+def test_ranges_text():
+    assert ranges_text([0, 1, 2, 5, 7, 8]) == "0-2, 5, 7-8" and ranges_text([4]) == "4"
+
+
+def test_layout_describes_itself():
+    text = Layout((3, 3, 2), 1, False, False, 2**30).describe(8)
+    assert "3 group(s) of 2 or 3 ranks on 8" in text and "1,024 MiB/rank" in text
+
+
+def test_dry_run_report_sizes_every_distinct_solve():
+    cfg = _cfg({"kind": "convergence", "depths": [2, 3, 4], "alpha": [0.1, 1.0]})
+    text = dry_run_report(cfg, 4)
+    assert "study convergence: 2 points" in text and "convergence ladder" in text
+    assert "depth 4, n_bose 3" in text and "ADOs" in text
+
+
+def test_dry_run_never_imports_petsc():
+    """--dry-run plans for a machine it is not on: it must run where PETSc is absent or broken."""
+    code = ("import sys, runpy; sys.argv = ['nesb_hpc', 'input/fig1a.toml', '--dry-run', '--ranks', '64'];"
+            "import nesb_hpc.__main__ as m; rc = m.main(sys.argv[1:]);"
+            "print('PETSC_IMPORTED' if 'petsc4py.PETSc' in sys.modules else 'NO_PETSC'); sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "NO_PETSC" in proc.stdout and "ranks_per_point" in proc.stdout

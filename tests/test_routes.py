@@ -1,0 +1,54 @@
+"""nesb_hpc.routes and solver_options: the route table (what each solves, its options, the auto
+rule) and the probe that refuses misspelt or rejected input options before a study starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from nesb_hpc.config import SOLVER_METHODS
+from nesb_hpc.routes import AUTO_DIRECT_MAX_UNKNOWNS, ROUTES, SolverSettings, candidate_routes, choose_route
+
+
+def test_config_offers_exactly_the_routes():
+    assert SOLVER_METHODS == (*ROUTES, "auto")
+
+
+def test_auto_picks_lu_only_while_it_is_affordable():
+    assert choose_route("auto", AUTO_DIRECT_MAX_UNKNOWNS).name == "direct"
+    assert choose_route("auto", AUTO_DIRECT_MAX_UNKNOWNS + 1).name == "iterative"
+    assert choose_route("slepc", 10).name == "slepc"
+    assert [r.name for r in candidate_routes("auto")] == ["direct", "iterative"]
+
+
+def test_every_route_names_its_system_and_options():
+    settings = SolverSettings(rtol=1e-11, max_it=77)
+    for route in ROUTES.values():
+        assert route.system in ("trace_fixed", "null_vector") and route.factor in ("ilu", "lu")
+        options = route.options(settings, "mumps")
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in options.items())
+    assert ROUTES["iterative"].options(settings, "mumps")["ksp_max_it"] == "77"
+    assert ROUTES["direct"].options(settings, "mumps")["pc_factor_mat_solver_type"] == "mumps"
+
+
+@pytest.mark.parametrize("method, options, unused", [
+    ("auto", (("pc_tpye", "none"),), ["pc_tpye"]),
+    ("iterative", (("sub_pc_factor_levels", "2"), ("ksp_gmres_restart", "50")), []),
+    ("auto", (("sub_pc_factor_levels", "2"),), []),           # read by the iterative route only: fine
+    ("slepc", (("eps_ncv", "8"), ("st_tpye", "x")), ["st_tpye"]),
+])
+def test_probe_finds_options_petsc_never_reads(method, options, unused):
+    from nesb_hpc.solver_options import probe_options
+
+    assert probe_options(method, SolverSettings(method=method, petsc_options=options)) == unused
+
+
+@pytest.mark.parametrize("method, options, fragment", [
+    ("iterative", (("ksp_type", "nonexistent"),), "Unable to find requested KSP type nonexistent"),
+    ("direct", (("pc_factor_mat_solver_type", "nosuch"),), "Could not locate solver type nosuch"),
+    ("iterative", (("ksp_rtol", "abc"),), "Input string abc has no numeric value"),
+])
+def test_probe_turns_petsc_errors_into_one_message(method, options, fragment):
+    from nesb_hpc.solver_options import OptionsRejected, probe_options
+
+    with pytest.raises(OptionsRejected, match=fragment):
+        probe_options(method, SolverSettings(method=method, petsc_options=options))
