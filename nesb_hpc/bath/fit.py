@@ -67,7 +67,8 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import null_space
 
-from .decomposition import BasisFamily, BathDecomposition, _real_family, exact_decomposition, from_exponents
+from .decomposition import (BasisFamily, BathDecomposition, _real_family, basis_function, exact_decomposition,
+                            from_exponents)
 
 # relative distances within which ESPRIT rates are tried as one rate of higher multiplicity
 _CLUSTER_RHOS = (0.1, 0.3)
@@ -113,9 +114,9 @@ def evaluate_family(family: BasisFamily, t) -> np.ndarray:
     if len(family.keys) != family.size:
         return family.evaluate(t)
     out = np.zeros(t.size)
-    for a, (g, w, k, part) in zip(family.a, family.keys):
+    for a, key in zip(family.a, family.keys):
         if a != 0.0:
-            out += a * _function(g, w, k, part, t)
+            out += a * basis_function(key, t)
     return out
 
 
@@ -130,7 +131,7 @@ def cancellation(dec: BathDecomposition, t) -> float:
     total = 0.0
     for fam in (dec.real, dec.imag):
         if len(fam.keys) == fam.size:
-            size = [np.max(np.abs(_function(*key, t))) for key in fam.keys]
+            size = [np.max(np.abs(basis_function(key, t))) for key in fam.keys]
         else:
             size = np.max(np.abs(fam.basis(t)), axis=1) if fam.size else []
         total += float(np.sum(np.abs(fam.a) * np.asarray(size)))
