@@ -675,14 +675,21 @@ def _newton_weights(terms: list[_Term], u: list[complex]) -> np.ndarray:
     return out * (-1.0 / s) ** np.arange(n)
 
 
+def _cancelling_links(terms: list[_Term], rho: float = CLUSTER_RHO) -> list[tuple[complex, complex]]:
+    """Pairs of rates within rho whose t^0 weights have opposite phase (Re(b_i conj b_j) < 0: their
+    sum cancels, the signature of a confluent pole split into nearly equal rates)."""
+    return [(v, w) for i, (v, b) in enumerate(terms) for w, c in terms[i + 1:]
+            if _close(v, w, rho) and (b[0] * np.conj(c[0])).real < 0]
+
+
 def _real_family(terms: list[_Term], what: str, imag_tol: float = 1e-10, shared=(),
-                 rho: float = CLUSTER_RHO) -> BasisFamily:
+                 rho: float = CLUSTER_RHO, links=()) -> BasisFamily:
     """Write a sum of complex terms (a real function of t) in the real basis of the module doc.
 
     Exactly equal rates are merged (_merge_equal_rates, by the caller); rates within rho whose
-    t^0 weights have opposite phase (Re(b_i conj b_j) < 0: their sum cancels) form one Newton
-    chain, the rates also in `shared` (those of the other family) first so that common functions
-    keep common keys. Raises ValueError if the terms do not add up to a real function.
+    weights cancel (_cancelling_links here, or given in `links`, e.g. the other family's) form one
+    Newton chain, the rates also in `shared` (those of the other family) first so that common
+    functions keep common keys. Raises ValueError if the terms do not add up to a real function.
     """
     scale = max([np.max(np.abs(b)) for _, b in terms] + [1e-300])
     for v, b in terms:
@@ -706,9 +713,18 @@ def _real_family(terms: list[_Term], what: str, imag_tol: float = 1e-10, shared=
             up = [vv for vv, _ in terms if abs(vv - np.conj(v)) <= 1e-10 * abs(v)][0]
             clean.append((complex(up).conjugate(), b))
     n = len(clean)
+    pairs = _cancelling_links(clean, rho) + [tuple(x) for x in links]
+
+    def same(a, b):
+        return abs(a - b) <= 1e-12 * abs(a)
+
+    def linked(v, w):  # a link or its mirror image (conjugate pairs cancel with their partners)
+        return any((same(v, a) and same(w, b)) or (same(v, b) and same(w, a)) or
+                   (same(v, np.conj(a)) and same(w, np.conj(b))) or (same(v, np.conj(b)) and same(w, np.conj(a)))
+                   for a, b in pairs)
+
     edges = [(i, j) for i in range(n) for j in range(i + 1, n)
-             if _close(clean[i][0], clean[j][0], rho) and (clean[i][1][0] * np.conj(clean[j][1][0])).real < 0]
-    # mirror-symmetric links (the partner weights are conjugate, so the test is symmetric already)
+             if _close(clean[i][0], clean[j][0], rho) and linked(clean[i][0], clean[j][0])]
     comps = _components(n, edges)
     shared = [complex(x) for x in shared]
 
@@ -826,8 +842,15 @@ def from_exponents(ck_real, vk_real, ck_imag, vk_imag, scale: float = 1.0) -> Ba
         return _merge_equal_rates([(complex(v), np.array([complex(c) * scale])) for c, v in zip(ck, vk)])
 
     tr, ti = terms(ck_real, vk_real), terms(ck_imag, vk_imag)
+    return _pair_of_families(tr, ti, ("C^R (ck_real, vk_real)", "C^I (ck_imag, vk_imag)"), "exponents (QuTiP vocabulary)")
+
+
+def _pair_of_families(tr: list[_Term], ti: list[_Term], what: tuple[str, str], description: str) -> BathDecomposition:
+    """C^R and C^I from complex terms, chained alike: a pair of rates whose weights cancel in either
+    family is one chain in both, the rates both have first, so shared functions keep shared keys."""
+    links = _cancelling_links(tr) + _cancelling_links(ti)
     return BathDecomposition(
-        _real_family(tr, "C^R (ck_real, vk_real)", shared=[v for v, _ in ti]),
-        _real_family(ti, "C^I (ck_imag, vk_imag)", shared=[v for v, _ in tr]),
-        "exponents (QuTiP vocabulary)",
+        _real_family(tr, what[0], shared=[v for v, _ in ti], links=links),
+        _real_family(ti, what[1], shared=[v for v, _ in tr], links=links),
+        description,
     )
