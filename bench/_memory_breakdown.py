@@ -39,13 +39,14 @@ def main() -> int:
     from mpi4py import MPI
     from petsc4py import PETSc
 
-    from nesb_hpc.assembly import BS, ado_ownership, assemble_matrix, block_rows_to_csr, vector_from_local
-    from nesb_hpc.hierarchy import TierOrderedHierarchy
-    from nesb_hpc.liouvillian import (HierarchyModes, build_block_rows, impose_steady_state_conditions,
-                                      rhs_first_entry)
-    from nesb_hpc.pauli import PauliBlocks, bloch_vector
+    from nesb_hpc.assembly import assemble_matrix, block_rows_to_csr, vector_from_local
+    from nesb_hpc.liouvillian import build_block_rows, impose_steady_state_conditions
+    from nesb_hpc.partition import ownership, process_range, reverse_numbering, steady_state_rhs
+    from nesb_hpc.pauli import BS, bloch_vector
+    from nesb_hpc.problem import HierarchySpec, Problem
+    from nesb_hpc.routes import SolverSettings
     from nesb_hpc.sizing import estimate
-    from nesb_hpc.steady_state import PREFIX, SolverSettings, default_options, petsc_options
+    from nesb_hpc.solver_options import PREFIX, petsc_options, route_options
 
     comm = MPI.COMM_WORLD
     pcomm = PETSc.Comm(comm)
@@ -57,12 +58,12 @@ def main() -> int:
     mark("start")
     baths = build_baths(args)
     vecs = np.array([bloch_vector(np.pi / 2), bloch_vector(args.theta)])
-    modes = HierarchyModes.from_baths(baths)
-    hier = TierOrderedHierarchy(modes.size, args.depth)
-    pauli = PauliBlocks.build(args.delta, vecs)
-    bounds = ado_ownership(hier, modes, pauli, comm.size)  # as point.solve_point
-    lo, hi = int(bounds[comm.rank]), int(bounds[comm.rank + 1])
+    problem = Problem.of(baths, vecs, args.delta, HierarchySpec(args.depth))
+    hier, modes, pauli = problem.hier, problem.modes, problem.pauli
+    lo, hi = process_range(ownership(hier, modes, pauli, comm.size), comm.rank, comm.size)  # as point.prepare_point
     rows = impose_steady_state_conditions(build_block_rows(hier, modes, pauli, lo, hi), pauli)
+    rows = reverse_numbering(rows, hier.size)
+    rhs = steady_state_rhs(rows, hier.size)
     rows_bytes = rows.values.nbytes + rows.cols.nbytes + rows.indptr.nbytes
     mark("rows", bytes=rows_bytes, blocks=rows.n_blocks)
     csr = block_rows_to_csr(rows)
@@ -74,12 +75,12 @@ def main() -> int:
     mark("matrix (rows freed)", bytes=info.memory_bytes_local, nonzeros=info.nonzeros_local)
 
     settings = SolverSettings(method="iterative", rtol=args.rtol, max_it=args.max_it)
-    b = vector_from_local(pcomm, rhs_first_entry(BS * (hi - lo), lo == 0), BS * hier.size)
+    b = vector_from_local(pcomm, rhs, BS * hier.size)
     x = b.duplicate()
     ksp = PETSc.KSP().create(comm=pcomm)
     ksp.setOptionsPrefix(PREFIX)
     ksp.setOperators(A)
-    with petsc_options(default_options("iterative", settings), settings.petsc_options):
+    with petsc_options(route_options("iterative", settings), settings.petsc_options):
         ksp.setFromOptions()
         ksp.setUp()
         ksp.setUpOnBlocks()  # the ILU factorisation (otherwise done inside the first KSPSolve)

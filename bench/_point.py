@@ -68,13 +68,11 @@ def main(argv=None) -> int:
     from mpi4py import MPI
     from petsc4py import PETSc
 
-    from nesb_hpc.assembly import BS
-    from nesb_hpc.hierarchy import TierOrderedHierarchy
-    from nesb_hpc.liouvillian import HierarchyModes
-    from nesb_hpc.pauli import PauliBlocks, bloch_vector
-    from nesb_hpc.point import HierarchySpec, peak_rss_mb, solve_point
+    from nesb_hpc.pauli import BS, bloch_vector
+    from nesb_hpc.point import peak_rss_mb, solve_problem
+    from nesb_hpc.problem import HierarchySpec, Problem
+    from nesb_hpc.routes import SolverSettings, choose_route
     from nesb_hpc.sizing import estimate
-    from nesb_hpc.steady_state import SolverSettings, choose_method
 
     comm = MPI.COMM_WORLD
     t_import = time.perf_counter() - T_START
@@ -85,15 +83,14 @@ def main(argv=None) -> int:
     settings = SolverSettings(method=args.method, rtol=args.rtol, max_it=args.max_it)
 
     # the dry-run memory model (what --dry-run --ranks N prints), to set beside the measured peak
-    modes = HierarchyModes.from_baths(baths, form=args.modes)
-    hier = TierOrderedHierarchy(modes.size, args.depth)
-    method = choose_method(args.method, BS * hier.size)
+    problem = Problem.of(baths, vecs, args.delta, spec)
+    hier, modes = problem.hier, problem.modes
+    method = choose_route(args.method, BS * hier.size).name
     restart = 100
     for k, v in zip(petsc, petsc[1:] + [""]):
         if k == "-nesb_ksp_gmres_restart":
             restart = int(v)
-    est = estimate(hier, modes, PauliBlocks.build(args.delta, vecs), comm.size, method, args.matrix_type,
-                   restart=restart)
+    est = estimate(hier, modes, problem.pauli, comm.size, method, args.matrix_type, restart=restart)
 
     profiler = None
     if args.profile and comm.rank == 0:
@@ -104,7 +101,7 @@ def main(argv=None) -> int:
     comm.Barrier()
     t_epoch = time.time()
     t0 = time.perf_counter()
-    res = solve_point(comm, baths, vecs, args.delta, spec, settings)
+    res = solve_problem(comm, problem, settings)
     t_point = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     if profiler is not None:
         profiler.disable()

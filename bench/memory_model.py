@@ -17,18 +17,16 @@ MIB = 2.0**20
 
 
 def problem_of(rec: dict):
-    """(hier, modes, pauli) of a _point.py record (problem "paper" or "drude", separate modes)."""
+    """(hier, modes, pauli) of a _point.py record (problem "paper" or "drude", its mode form)."""
     from nesb_hpc.bath import RationalCutoff, drude_lorentz, exact_decomposition
-    from nesb_hpc.hierarchy import TierOrderedHierarchy
-    from nesb_hpc.liouvillian import HierarchyModes
-    from nesb_hpc.pauli import PauliBlocks, bloch_vector
+    from nesb_hpc.pauli import bloch_vector
+    from nesb_hpc.problem import HierarchySpec, Problem
 
     J = RationalCutoff(alpha=rec["alpha"]) if rec["problem"] == "paper" else drude_lorentz(rec["alpha"])
     baths = [exact_decomposition(J.rational(), T, rec["decomposition"], rec["n_bose"]) for T in (rec["T1"], rec["T2"])]
-    modes = HierarchyModes.from_baths(baths)
-    hier = TierOrderedHierarchy(modes.size, rec["depth"])
-    pauli = PauliBlocks.build(rec["delta"], np.array([bloch_vector(np.pi / 2), bloch_vector(rec["theta"])]))
-    return hier, modes, pauli
+    vecs = np.array([bloch_vector(np.pi / 2), bloch_vector(rec["theta"])])
+    p = Problem.of(baths, vecs, rec["delta"], HierarchySpec(rec["depth"], modes=rec.get("modes", "separate")))
+    return p.hier, p.modes, p.pauli
 
 
 def restart_of(rec: dict) -> int:

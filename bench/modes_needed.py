@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     from nesb_hpc.bath import RationalCutoff, exact_decomposition, fit_bath
     from nesb_hpc.pauli import bloch_vector
     from nesb_hpc.point import HierarchySpec, solve_point
-    from nesb_hpc.steady_state import SolverSettings
+    from nesb_hpc.routes import SolverSettings
 
     vecs = np.array([bloch_vector(np.pi / 2), bloch_vector(np.pi / 4)])
     settings = SolverSettings(method="iterative", rtol=1e-12)

@@ -20,7 +20,7 @@ import sys
 
 USAGE = """\
 usage: python -m nesb_hpc [INPUT.toml | --default-input] [--dry-run [--ranks N]]
-                          [--ranks-per-point N] [PETSc options]
+                          [--ranks-per-point N] [--retry-failed] [--force-memory] [PETSc options]
        python -m nesb_hpc plot RESULTS.h5 [--out DIR]
        python -m nesb_hpc --help | --version
 
@@ -35,6 +35,9 @@ arguments:
   --ranks N           ranks to size for with --dry-run (default: the ranks it runs on)
   --ranks-per-point N ranks that solve one point together (overrides [study] ranks_per_point;
                       may differ between a run and its resumption)
+  --retry-failed      on resuming, solve again the points stored with status "failed" or "error"
+                      (e.g. after fixing the cause or changing solver options)
+  --force-memory      start solves whose memory estimate exceeds the budget (memory_per_rank)
   --version           print the version
   PETSc options       anything else goes to PETSc; the steady-state solver's prefix is nesb_,
                       e.g. -nesb_ksp_type bcgs -nesb_pc_type asm -nesb_ksp_monitor_true_residual
@@ -49,8 +52,13 @@ again resumes (finished points are skipped). On SIGTERM, SIGINT or SIGUSR1 the s
 finish, are written, and the job exits 128 + N (e.g. sbatch --signal=USR1@300; under mpirun,
 which kills its ranks shortly after forwarding SIGTERM, prefer SIGUSR1).
 
-exit codes: 0 success, 2 bad input, 3 a point failed or did not converge (recorded in the
-output), 128 + N stopped by signal N before the study finished (re-run to resume), 1 error
+A point that fails, raises or does not fit the memory budget is recorded with its status and
+message ("failed", "error", "memory_limit") and the study goes on with the others.
+
+exit codes: 0 success, 2 bad input (or a point that does not fit the memory budget), 3 a point
+failed, raised or did not converge (recorded in the output), 128 + N stopped by signal N before
+the study finished (re-run to resume; mpirun itself may report 1 after forwarding SIGTERM or
+SIGINT: use SIGUSR1, which it forwards and then waits), 1 error
 """
 
 
@@ -81,7 +89,8 @@ class UsageError(Exception):
 def parse_command_line(argv: list[str]) -> dict:
     """Split argv into our flags, the input path and PETSc's options (pure; no MPI)."""
     out = {"input": None, "default_input": False, "dry_run": False, "ranks": None, "help": False,
-           "version": False, "petsc": [], "ranks_per_point": None, "plot": None, "out": None}
+           "version": False, "petsc": [], "ranks_per_point": None, "plot": None, "out": None,
+           "retry_failed": False, "force_memory": False}
     if argv and argv[0] == "plot":
         return _parse_plot(argv[1:], out)
     i = 0
@@ -95,6 +104,8 @@ def parse_command_line(argv: list[str]) -> dict:
             out["default_input"] = True
         elif arg == "--dry-run":
             out["dry_run"] = True
+        elif arg in ("--retry-failed", "--force-memory"):
+            out[arg[2:].replace("-", "_")] = True
         elif arg in ("--ranks", "--ranks-per-point"):
             if i + 1 >= len(argv) or not argv[i + 1].isdigit() or int(argv[i + 1]) < 1:
                 raise UsageError(f"{arg} needs a positive integer")
@@ -199,12 +210,19 @@ def main(argv: list[str] | None = None) -> int:
         from .study import build_study
 
         build_study(cfg)  # points that make no sense for the kind are input errors too
+        if not args["dry_run"]:
+            from .results_file import output_path_problem
+
+            problem = output_path_problem(cfg.output.path)
+            if problem:
+                raise InputError(f"input error: [output] path = {cfg.output.path!r}: {problem}",
+                                 key="output.path", value=cfg.output.path, allowed="a writable file path")
     except InputError as exc:
         _say(str(exc), sys.stderr)
         return 2
 
     if args["dry_run"]:
-        from .driver import dry_run_report
+        from .planning import dry_run_report
 
         _say(f"dry run of {path}\n" + dry_run_report(cfg, args["ranks"] or launcher_size()))
         return 0
@@ -216,7 +234,16 @@ def main(argv: list[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD
     _setup_logging(comm.rank)
-    from .io import IncompatibleFile
+    from .driver import check_solver_options
+
+    try:  # every rank decides alike (same input, COMM_SELF probe): no rank-local raise
+        check_solver_options(cfg)
+    except InputError as exc:
+        if comm.rank == 0:
+            print(str(exc), file=sys.stderr, flush=True)
+        return 2
+    from .driver import RunRefused
+    from .results_file import IncompatibleFile
     from .scheduler import StopFlag
 
     stop = StopFlag()
@@ -225,10 +252,16 @@ def main(argv: list[str] | None = None) -> int:
         from .driver import run
 
         logging.getLogger("nesb_hpc").info("nesb_hpc %s on %d ranks, input %s", __version__, comm.size, path)
-        code = run(comm, cfg, input_text, stop)
+        code = run(comm, cfg, input_text, stop, retry_failed=args["retry_failed"],
+                   force_memory=args["force_memory"])
+        _warn_unused_command_line(comm, args["petsc"])
     except IncompatibleFile as exc:  # raised on every rank together (decided on rank 0, broadcast)
         if comm.rank == 0:
             print(f"output error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except RunRefused as exc:  # likewise
+        if comm.rank == 0:
+            print(f"refused: {exc}", file=sys.stderr, flush=True)
         return 2
     except BaseException as exc:  # noqa: BLE001 - any failure on any rank ends every rank
         import traceback
@@ -241,6 +274,32 @@ def main(argv: list[str] | None = None) -> int:
         comm.Abort(1)
         return 1
     return code
+
+
+def _warn_unused_command_line(comm, petsc_args: list[str]) -> None:
+    """Collective. Warn (rank 0) about command-line PETSc options that no rank ever read:
+    PETSc's left-over check, e.g. a misspelt -nesb_ksp_tpye."""
+    from . import petsc_env
+
+    left = petsc_env.unused_options()
+    given = {arg.lstrip("-") for arg in petsc_args if arg.startswith("-") and not _is_number(arg)}
+    everywhere = comm.allreduce(set(left) & given if left is not None else given, op=_intersection)
+    if everywhere and comm.rank == 0:
+        logging.getLogger("nesb_hpc").warning(
+            "PETSc options given on the command line but never used (misspelt? the steady-state solver's "
+            "options start with -nesb_, e.g. -nesb_ksp_type): %s", ", ".join("-" + n for n in sorted(everywhere)))
+
+
+def _intersection(a, b, datatype=None):
+    return a & b
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _with_ranks_per_point(cfg, n: int):
@@ -261,10 +320,13 @@ def _plot(args) -> int:
     if not os.path.isfile(path):
         print(f"plot: {path} does not exist", file=sys.stderr)
         return 2
-    from .plot import PlotError, plot_results
+    from .plot import NothingToPlot, PlotError, plot_results
 
     try:
         written = plot_results(path, args["out"])
+    except NothingToPlot as exc:
+        print(str(exc))
+        return 0
     except PlotError as exc:
         print(f"plot: {exc}", file=sys.stderr)
         return 2

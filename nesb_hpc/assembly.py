@@ -17,26 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from petsc4py import PETSc
 
-from .hierarchy import TierOrderedHierarchy
-from .liouvillian import BlockRows, HierarchyModes
-from .pauli import PauliBlocks
-from .sizing import ownership
-
-BS = 4
-
-
-def ado_ownership(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks, n_ranks: int) -> np.ndarray:
-    """Contiguous ADO ranges per rank with equal numbers of stored nonzeros, by tier averages.
-
-    The nonzeros of a row depend on its tier (top-tier ADOs couple to no tier above); the exact
-    per-tier average (sizing.nonzeros_per_tier) weights the partition. Rows inside a tier differ
-    too (in how many modes are occupied), so the exact per-rank counts (sizing.rank_sizes) spread:
-    max/mean under 1.01 on 2 ranks, 1.13-1.20 at 64-1024 ranks of ~250k ADOs each (more for
-    smaller ranks; bench/README.md, weak-scaling projection). Returns bounds b, rank p owns ADOs
-    [b[p], b[p+1]). sizing.ownership is the one definition (the dry-run memory model sizes every
-    rank from the same partition without importing PETSc).
-    """
-    return ownership(hier, modes, pauli, n_ranks)
+from .liouvillian import BlockRows
+from .pauli import BS
 
 
 def block_rows_to_csr(rows: BlockRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,7 +63,7 @@ def assemble_matrix(comm, rows: BlockRows, n_ados: int, matrix_type: str = "aij"
         csr = (rows.indptr.astype(PETSc.IntType), rows.cols.astype(PETSc.IntType), vals)
         A = PETSc.Mat().createBAIJ(size, BS, csr=csr, comm=comm)
     else:
-        raise ValueError(f"matrix_type {matrix_type!r}: use 'aij' or 'baij'")
+        raise ValueError(f"matrix_type {matrix_type!r}: allowed are sizing.MATRIX_TYPES")
     A.assemble()
     info = A.getInfo(PETSc.Mat.InfoType.LOCAL)
     return A, AssemblyInfo(BS * n_ados, int(info["nz_used"]), int(info["mallocs"]), float(info["memory"]))

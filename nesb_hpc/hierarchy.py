@@ -20,6 +20,8 @@ from math import comb
 
 import numpy as np
 
+TRUNCATIONS = ("total",)   # |n| = sum_j n_j <= depth (the only scheme; [hierarchy] truncation)
+
 
 @dataclass(frozen=True)
 class TierOrderedHierarchy:

@@ -219,28 +219,3 @@ def impose_steady_state_conditions(rows: BlockRows, pauli: PauliBlocks) -> Block
         values[start:end, 1:, :] = 0.0
         values[diag, 1:, 1:] = np.eye(3)
     return BlockRows(rows.lo, rows.hi, rows.indptr, rows.cols, values)
-
-
-def reverse_numbering(rows: BlockRows, n_ados: int) -> BlockRows:
-    """The same rows in the matrix numbering m = n_ados - 1 - (ADO number): highest tier first.
-
-    Why: rho_00's own 4x4 block is singular (sz commutes with H_S = Delta sz: populations relax
-    only through tier 1), so an incomplete LU in tier order meets a zero pivot at once. With the
-    highest tiers first, rho_00 is factored last, after the Schur updates from tier 1 (the
-    dissipator) have reached its block; natural-order ILU is then stable for every coupling tested
-    (theta = 0 and pi/4, alpha = 0.1 to 4: true residuals ~1e-12), where RCM or nested-dissection
-    orderings of the tier-ordered matrix each failed somewhere.
-    """
-    counts = np.diff(rows.indptr)[::-1]
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    cols = (n_ados - 1 - rows.cols)[::-1].copy()       # reversed rows: columns ascend again
-    return BlockRows(n_ados - rows.hi, n_ados - rows.lo, indptr, cols, rows.values[::-1].copy())
-
-
-def steady_state_rhs(rows: BlockRows, n_ados: int) -> np.ndarray:
-    """This rank's part of the right-hand side e_(trace row of rho_00), in reverse numbering:
-    rho_00 is matrix block n_ados - 1, its trace component the first of its 4 rows."""
-    b = np.zeros(4 * (rows.hi - rows.lo))
-    if rows.lo <= n_ados - 1 < rows.hi:
-        b[4 * (n_ados - 1 - rows.lo)] = 1.0
-    return b

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+BS = 4  # real unknowns per ADO, (x0, x1, x2, x3): the block size of every hierarchy matrix
+
 SIGMA = np.array(
     [
         [[1, 0], [0, 1]],

@@ -41,3 +41,44 @@ def init(argv: list[str] | None = None) -> None:
     args = ["nesb_hpc"] + list(argv or [])
     petsc4py.init(args)
     slepc4py.init(args)
+
+
+def _petsc_library():
+    """The loaded libpetsc as a ctypes library (Linux: found in /proc/self/maps), or None."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as fh:
+            paths = [line.split()[-1] for line in fh if "libpetsc" in line and "/" in line]
+    except OSError:
+        return None
+    for path in dict.fromkeys(paths):
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+def unused_options() -> list[str] | None:
+    """Names (without the leading "-") of options in PETSc's database that no object has read
+    yet: PETSc's own left-over check (PetscOptionsLeftGet), or None where the library cannot be
+    reached from Python (then nothing can be said). Call after petsc4py is initialised."""
+    import ctypes
+
+    from petsc4py import PETSc
+
+    lib = _petsc_library()
+    if lib is None or not hasattr(lib, "PetscOptionsLeftGet"):
+        return None
+    int_type = ctypes.c_int64 if PETSc.IntType().itemsize == 8 else ctypes.c_int32
+    strings = ctypes.POINTER(ctypes.c_char_p)
+    get, restore = lib.PetscOptionsLeftGet, lib.PetscOptionsLeftRestore
+    get.argtypes = restore.argtypes = [ctypes.c_void_p, ctypes.POINTER(int_type), ctypes.POINTER(strings),
+                                       ctypes.POINTER(strings)]
+    n, names, values = int_type(0), strings(), strings()
+    if get(None, ctypes.byref(n), ctypes.byref(names), ctypes.byref(values)) != 0:
+        return None
+    out = [names[i].decode(errors="replace").lstrip("-") for i in range(n.value)]
+    restore(None, ctypes.byref(n), ctypes.byref(names), ctypes.byref(values))
+    return out

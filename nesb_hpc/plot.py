@@ -34,6 +34,10 @@ class PlotError(Exception):
     """The file cannot be plotted (not a results file, or nothing finished yet)."""
 
 
+class NothingToPlot(Exception):
+    """The study has no curve (a single point): the message says its result instead."""
+
+
 def _column(key: str) -> str:
     """The stored column of a swept key (alpha sets alpha1 = alpha2)."""
     return "alpha1" if key == "alpha" else key
@@ -103,21 +107,26 @@ def _save(fig, base: str) -> list[str]:
 
 
 def plot_results(path: str, out_dir: str | None = None) -> list[str]:
-    """Write the study's figures as PNG and PDF (beside the file, or in out_dir); returns their names."""
-    import h5py
+    """Write the study's figures as PNG and PDF (beside the file, or in out_dir); returns their names.
+    Raises PlotError (with the reason) for anything that is not a plottable results file."""
+    from .results_file import UnreadableResults, read_results_file
+
+    try:
+        attrs, rows, summary = read_results_file(path)
+    except UnreadableResults as exc:
+        raise PlotError(str(exc)) from None
+    try:
+        return _plot(path, out_dir, attrs, rows, summary)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise PlotError(f"{path} is not a well-formed results file ({type(exc).__name__}: {exc})") from None
+
+
+def _plot(path: str, out_dir: str | None, attrs: dict, rows: np.ndarray, summary: np.ndarray) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    try:
-        with h5py.File(path, "r") as f:
-            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-            if attrs.get("format") != 2:
-                raise PlotError(f"{path} is not a results file of this nesb_hpc (format 2)")
-            rows, summary = f["results"][()], f["summary"][()]
-    except OSError as exc:
-        raise PlotError(f"{path} cannot be read: {exc}") from None
     kind = attrs.get("study_kind", "point")
     study = _study_input(attrs)
     good = _good(summary)
@@ -127,9 +136,7 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0])
     if kind == "point":
-        s = good[0]
-        print(f"{path}: one point, I = {s['I1']:.10e} (nothing to plot)")
-        return []
+        raise NothingToPlot(f"{path}: one point, I = {good[0]['I1']:.10e} (nothing to plot)")
     axis = _axis(study)
     written = []
     if kind == "convergence" and axis is not None:

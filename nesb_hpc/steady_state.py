@@ -1,39 +1,22 @@
-"""Steady state of the HEOM: KSP linear solves (direct or iterative) and a SLEPc null vector.
+"""Steady state of the HEOM: KSP linear solves and a SLEPc null vector, by route (routes.py).
 
-Routes (``[solver] method``):
-  direct     L' y = e_0 (trace row replaced, liouvillian.impose_steady_state_conditions) by
-             GMRES preconditioned with a full LU (MUMPS, else SuperLU_dist): the LU solves it,
-             a few GMRES steps refine the factorisation's rounding on ill-conditioned points;
-  iterative  the same system by restarted GMRES with a block-Jacobi/ILU preconditioner;
-  slepc      the null vector of the unmodified L by shift-and-invert Krylov-Schur (target a small
-             positive shift), normalised to Tr rho_00 = 1 afterwards;
-  auto       direct below AUTO_DIRECT_MAX_UNKNOWNS unknowns, iterative above.
-
-PETSc options: every solver has the prefix ``nesb_``. Precedence: command line
-(-nesb_ksp_type ...) > the input's [solver.petsc_options] > these defaults. Options inserted here
-are removed after setFromOptions, so they never leak into another solver.
-Converged reason and the true relative residual ||b - A y|| / ||b|| are always reported.
+``solve(A, b, route, settings)`` carries out a route: a "trace_fixed" route solves L' y = e_0
+(trace row replaced, liouvillian.impose_steady_state_conditions) with KSP, a "null_vector" route
+finds the eigenvector of the unmodified L nearest 0 with SLEPc. Options come from
+solver_options.py (prefix nesb_). The converged reason and the true relative residual
+||b - A y|| / ||b|| are always reported, and a solve counts as converged only if its true
+residual reaches acceptable_residual.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from petsc4py import PETSc
 
-PREFIX = "nesb_"
-AUTO_DIRECT_MAX_UNKNOWNS = 20_000  # MUMPS fills in almost completely: 80 s at 135k unknowns
-
-
-@dataclass(frozen=True)
-class SolverSettings:
-    method: str = "auto"
-    rtol: float = 1e-12
-    max_it: int = 2000
-    slepc_target: float = 1e-10
-    petsc_options: tuple[tuple[str, str], ...] = ()
+from .routes import ROUTES, Route, SolverSettings
+from .solver_options import PREFIX, petsc_options, route_options
 
 
 @dataclass
@@ -49,41 +32,6 @@ class SolveReport:
     message: str = ""
 
 
-def _direct_solver_type() -> str:
-    """MUMPS if this PETSc has it, else SuperLU_dist (checked once per process)."""
-    for name in ("mumps", "superlu_dist"):
-        if PETSc.Sys.hasExternalPackage(name):
-            return name
-    return "petsc"
-
-
-def default_options(method: str, settings: SolverSettings) -> dict[str, str]:
-    """Our defaults for a route (below the input's and the command line's options)."""
-    # right preconditioning: the monitored residual is the true one
-    common = {"ksp_rtol": repr(settings.rtol), "ksp_atol": "1e-50", "ksp_max_it": str(settings.max_it),
-              "ksp_pc_side": "right"}
-    if method == "direct":
-        return {**common, "ksp_type": "gmres", "ksp_gmres_restart": "30", "ksp_max_it": "30",
-                "ksp_rtol": repr(min(settings.rtol, 1e-12)),
-                "pc_type": "lu", "pc_factor_mat_solver_type": _direct_solver_type()}
-    if method == "iterative":
-        return {**common, "ksp_type": "gmres", "ksp_gmres_restart": "100",
-                "ksp_gmres_modifiedgramschmidt": "true",
-                "pc_type": "bjacobi", "sub_pc_type": "ilu", "sub_pc_factor_levels": "1",
-                # the matrix is numbered top tier first (liouvillian.reverse_numbering), so the
-                # natural order factors rho_00's singular block last, after its fill has arrived
-                "sub_pc_factor_mat_ordering_type": "natural",
-                # exact zero pivots remain possible for special couplings (theta = pi/2): shift
-                # them; the true-residual check below guards the result
-                "sub_pc_factor_shift_type": "nonzero"}
-    if method == "slepc":
-        return {"eps_type": "krylovschur", "eps_nev": "1", "eps_tol": repr(max(settings.rtol, 1e-14)),
-                "eps_max_it": str(settings.max_it), "st_type": "sinvert",
-                "st_ksp_type": "preonly", "st_pc_type": "lu",
-                "st_pc_factor_mat_solver_type": _direct_solver_type()}
-    raise ValueError(f"unknown method {method!r}")
-
-
 MAX_REFINEMENTS = 3
 
 
@@ -92,37 +40,6 @@ def acceptable_residual(settings: SolverSettings) -> float:
     1e-10 (GMRES's recurrence residual meets rtol; rounding in applying the preconditioner may
     leave the true one a little above it, never by orders of magnitude in a good solve)."""
     return max(1e3 * settings.rtol, 1e-10)
-
-
-def choose_method(method: str, n_unknowns: int) -> str:
-    """Resolve "auto" (direct below AUTO_DIRECT_MAX_UNKNOWNS unknowns, iterative above)."""
-    if method != "auto":
-        return method
-    return "direct" if n_unknowns <= AUTO_DIRECT_MAX_UNKNOWNS else "iterative"
-
-
-@contextmanager
-def petsc_options(defaults: dict[str, str], user: tuple[tuple[str, str], ...], prefix: str = PREFIX):
-    """Insert defaults and the input's options under `prefix`, unless the command line set them.
-
-    Yields the effective option dict (what was in force, whoever set it); removes what it added.
-    """
-    opts = PETSc.Options()
-    merged = {**defaults, **dict(user)}
-    added, effective = [], {}
-    for key, value in merged.items():
-        name = prefix + key
-        if opts.hasName(name):
-            effective[key] = opts.getString(name, "")
-        else:
-            opts.setValue(name, value)
-            added.append(name)
-            effective[key] = value
-    try:
-        yield effective
-    finally:
-        for name in added:
-            opts.delValue(name)
 
 
 def _reason_name(cls, reason: int) -> str:
@@ -142,14 +59,25 @@ def true_relative_residual(A: PETSc.Mat, x: PETSc.Vec, b: PETSc.Vec) -> float:
     return float(out)
 
 
+def solve(A: PETSc.Mat, b: PETSc.Vec | None, route: Route | str, settings: SolverSettings
+          ) -> tuple[PETSc.Vec, SolveReport]:
+    """Collective on A's communicator. Carry out a route: the solution (a trace-fixed system's, or
+    the unnormalised null vector; b is unused then) and its report."""
+    route = ROUTES[route] if isinstance(route, str) else route
+    if route.system == "null_vector":
+        return solve_null_vector(A, settings)
+    return solve_linear(A, b, route.name, settings)
+
+
 def solve_linear(A: PETSc.Mat, b: PETSc.Vec, method: str, settings: SolverSettings) -> tuple[PETSc.Vec, SolveReport]:
-    """Collective on A's communicator. Solve A y = b by the "direct" or "iterative" route."""
+    """Collective on A's communicator. Solve A y = b by a "trace_fixed" route (e.g. "direct",
+    "iterative")."""
     ksp = PETSc.KSP().create(comm=A.getComm())
     x = b.duplicate()
     try:
         ksp.setOptionsPrefix(PREFIX)
         ksp.setOperators(A)
-        with petsc_options(default_options(method, settings), settings.petsc_options) as effective:
+        with petsc_options(route_options(method, settings), settings.petsc_options) as effective:
             ksp.setFromOptions()
             t0 = time.perf_counter()
             ksp.setUp()
@@ -208,7 +136,7 @@ def solve_null_vector(L: PETSc.Mat, settings: SolverSettings) -> tuple[PETSc.Vec
         eps.setProblemType(SLEPc.EPS.ProblemType.NHEP)
         eps.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
         eps.setTarget(settings.slepc_target)
-        with petsc_options(default_options("slepc", settings), settings.petsc_options) as effective:
+        with petsc_options(route_options("slepc", settings), settings.petsc_options) as effective:
             eps.setFromOptions()
             t0 = time.perf_counter()
             eps.setUp()

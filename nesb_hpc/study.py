@@ -37,6 +37,8 @@ MODEL_COLUMNS = ("delta", "theta", "alpha1", "alpha2", "T1", "T2", "theta1", "ph
 # by a limit is continued when the study is re-run.
 GOOD_STATUSES = ("ok", "converged")
 RETRY_STATUSES = ("memory_limit", "time_limit")
+# points that went wrong: run again on a re-run only when asked (--retry-failed)
+FAILED_STATUSES = ("failed", "error")
 
 SUMMARY_BASE = [
     ("point", "i8"), ("key", "S16"), ("status", "S16"), ("reason", "S64"), ("n_solves", "i4"),
@@ -46,6 +48,18 @@ SUMMARY_BASE = [
 
 class EvaluationFailed(Exception):
     """An evaluation a task cannot do without did not converge (the task records it)."""
+
+
+class PointError(Exception):
+    """A solve could not be made (its preparation raised): the point ends with status "error"."""
+
+
+class LimitReached(Exception):
+    """A solve does not fit a limit (status "memory_limit"): the point ends, to be continued."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
 
 
 @dataclass(frozen=True)
@@ -281,6 +295,10 @@ class Study:
 
     def describe(self, s) -> str:
         return f"I = {s['I1']:.6e}  residual {s['residual']:.1e}"
+
+    def summary_of_stop(self, task: Task, rows: list, status: str, reason: str) -> np.ndarray:
+        """The summary of a point that ended early (an error or a limit) after the given solves."""
+        return _finish(_summary_row(self.summary_dtype, task), rows, status, reason)
 
 
 class OptimizeTheta(Study):
@@ -539,27 +557,3 @@ def axis_key(cfg: RunConfig) -> str | None:
     if not swept:
         return None
     return cfg.study.get("axis") or max(swept, key=lambda k: (len(swept[k]), -SWEEP_KEYS.index(k)))
-
-
-def size_of(cfg: RunConfig, request: Request, ranks: int):
-    """Sizes and memory per rank of one solve (pure; no PETSc): sizing.Sizing."""
-    from .bath import decompose_baths
-    from .hierarchy import TierOrderedHierarchy
-    from .liouvillian import HierarchyModes
-    from .pauli import PauliBlocks, bloch_vector
-    from .sizing import estimate
-    from .steady_state import choose_method
-
-    bath = dataclasses.replace(cfg.bath, n_bose=request.n_bose) if request.n_bose != cfg.bath.n_bose else cfg.bath
-    baths = decompose_baths(request.model, bath)
-    modes = HierarchyModes.from_baths(baths, cfg.hierarchy.rescale, cfg.hierarchy.modes)
-    hier = TierOrderedHierarchy(modes.size, request.depth)
-    m = request.model
-    vectors = np.array([bloch_vector(m.theta1, m.phi1), bloch_vector(m.theta, m.phi2)])
-    pauli = PauliBlocks.build(m.delta, vectors)
-    method = choose_method(cfg.solver.method, 4 * hier.size)
-    try:  # the GMRES basis the memory model counts (a priori: the restart length)
-        restart = int(dict(cfg.solver.petsc_options).get("ksp_gmres_restart", 100))
-    except ValueError:
-        restart = 100
-    return estimate(hier, modes, pauli, ranks, method, cfg.solver.matrix_type, restart=restart)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nesb_hpc.io import read_attrs, read_results, read_summary
+from nesb_hpc.results_file import read_attrs, read_results, read_summary
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 PI = math.pi

@@ -7,7 +7,8 @@ import numpy as np
 from nesb_hpc.bath import RationalCutoff, exact_decomposition
 from nesb_hpc.pauli import bloch_vector
 from nesb_hpc.point import HierarchySpec, solve_point
-from nesb_hpc.steady_state import SolverSettings
+from nesb_hpc.problem import Problem
+from nesb_hpc.routes import SolverSettings
 
 # Every solve in the tests must conserve energy to this relative precision (physics.md s4:
 # I1 + I2 = 0 follows from the tier-0/1 equations at any depth, so only the solver error enters;
@@ -33,3 +34,12 @@ def paper_point(comm, *, alpha, theta, delta, depth, n_bose=1, T1=1.0, T2=0.9, a
     if scale > 0:
         assert abs(res.I1 + res.I2) <= CONSERVATION_TOL * scale, (res.I1, res.I2)
     return res
+
+
+def paper_problem(form: str = "separate", depth: int = 3, n_bose: int = 1, alpha: float = 1.0, theta: float = np.pi / 4,
+                  delta: float = 0.1, T1: float = 1.0, T2: float = 0.9, J=None, decomposition: str = "pade") -> Problem:
+    """A point of the paper's model (or of J) as a problem.Problem: its modes, hierarchy, Pauli blocks."""
+    J = RationalCutoff(alpha=alpha) if J is None else J
+    baths = [exact_decomposition(J.rational(), T, decomposition, n_bose) for T in (T1, T2)]
+    vecs = np.array([bloch_vector(np.pi / 2), bloch_vector(theta)])
+    return Problem.of(baths, vecs, delta, HierarchySpec(depth, modes=form))

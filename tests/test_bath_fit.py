@@ -220,8 +220,8 @@ def test_config_keys_defaults_and_help():
 @pytest.mark.parametrize("bath, fragments", [
     ({"fit_tolerance": -1e-3}, ("[bath] fit_tolerance = -0.001", "a number >= 0")),
     ({"fit_tolerance": "1e-4"}, ('[bath] fit_tolerance = "1e-4"', "a number >= 0")),
-    ({"fit_max_terms": 0}, ("[bath] fit_max_terms = 0", "an integer >= 1")),
-    ({"fit_max_terms": 2.5}, ("[bath] fit_max_terms = 2.5", "an integer >= 1")),
+    ({"fit_max_terms": 0}, ("[bath] fit_max_terms = 0", "an integer in [1, 64]")),
+    ({"fit_max_terms": 2.5}, ("[bath] fit_max_terms = 2.5", "an integer in [1, 64]")),
     ({"spectral_density": "drude_lorentz", "fit_tolerance": 1e-3},
      ("[bath] fit_tolerance = 0.001", "drude_lorentz", "C^R(0) is infinite")),
 ])

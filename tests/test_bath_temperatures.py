@@ -60,7 +60,7 @@ from nesb_hpc.bath.bose import bose_expansion, pade
 from nesb_hpc.bath.fit import cancellation
 from nesb_hpc.pauli import bloch_vector
 from nesb_hpc.point import HierarchySpec, solve_point
-from nesb_hpc.steady_state import SolverSettings
+from nesb_hpc.routes import SolverSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
 

@@ -74,3 +74,100 @@ def test_an_exception_on_one_rank_ends_every_rank_promptly(tmp_path):
     assert "injected failure on rank 1" in proc.stderr and "[rank 1]" in proc.stderr
     # a hung rank 0 would sit in the barrier until the timeout; an abort ends it in seconds
     assert elapsed < 60, elapsed
+
+
+def _input(tmp_path, body: str, name="in.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+TINY = """
+    [model]
+    alpha = 0.05
+    theta = "pi/4"
+    [hierarchy]
+    depth = 2
+    modes = "merged"
+    [output]
+    path = "out.h5"
+"""
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ('pc_tpye = "none"', 'pc_tpye = "none" is never read by PETSc with method = "auto" (did you mean "pc_type"?)'),
+    ('ksp_type = "nonexistent"', "Unable to find requested KSP type nonexistent"),
+    ('ksp_view_mat = "binary:/tmp/should-not-exist"', 'option "ksp_view_mat" is not allowed in the input file'),
+])
+def test_bad_solver_options_are_one_error_before_any_solve(tmp_path, options, fragment):
+    path = _input(tmp_path, TINY + "    [solver.petsc_options]\n    " + options + "\n")
+    proc = mpirun(["-m", "nesb_hpc", path], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    text = proc.stdout + proc.stderr
+    assert text.count("input error") == 1 and fragment in text, text
+    assert "Traceback" not in text and not (tmp_path / "out.h5").exists()
+    assert not os.path.exists("/tmp/should-not-exist")
+
+
+def test_misspelt_command_line_options_are_named(tmp_path):
+    path = _input(tmp_path, TINY)
+    proc = mpirun(["-m", "nesb_hpc", path, "-nesb_ksp_tpye", "gmres", "-nesb_ksp_rtol", "1e-12"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stdout.splitlines() if "never used" in line]
+    assert len(warnings) == 1 and "-nesb_ksp_tpye" in warnings[0] and "rtol" not in warnings[0]
+
+
+def test_a_crafted_angle_is_refused_at_once(tmp_path):
+    path = _input(tmp_path, TINY.replace('theta = "pi/4"', 'theta = "1' + " " * 5000 + 'x"'))
+    started = time.monotonic()
+    proc = mpirun(["-m", "nesb_hpc", path], cwd=tmp_path)
+    assert proc.returncode == 2 and "is not an angle" in proc.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_output_path_problems_are_input_errors(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir.h5").mkdir()
+    for target, fragment in (("afile/out.h5", "is a regular file, not a directory"), ("adir.h5", "is a directory")):
+        path = _input(tmp_path, TINY.replace('"out.h5"', f'"{target}"'))
+        proc = mpirun(["-m", "nesb_hpc", path], cwd=tmp_path)
+        assert proc.returncode == 2 and fragment in proc.stderr and proc.stderr.count("input error") == 1
+
+
+POISONED = """
+    [model]
+    alpha = 0.05
+    theta = "pi/4"
+    [bath]
+    fit_tolerance = 1e-3
+    fit_max_terms = MAX_TERMS
+    [hierarchy]
+    depth = 2
+    modes = "merged"
+    [study]
+    kind = "sweep"
+    T2 = [0.9, 0.05, 0.5, 0.7]
+    ranks_per_point = 1
+    [output]
+    path = "poison.h5"
+"""
+
+
+def test_a_poisoned_sweep_finishes_the_others_and_retry_completes_it(tmp_path):
+    """One point raises (its fit cannot meet the tolerance with 5 terms): the other points
+    finish on 2 ranks, exit code 3; after raising the cap, --retry-failed completes the study."""
+    import h5py
+
+    path = _input(tmp_path, POISONED.replace("MAX_TERMS", "5"))
+    proc = mpirun(["-m", "nesb_hpc", path], cwd=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "could not be made: ValueError: fit_decomposition" in proc.stdout
+    with h5py.File(tmp_path / "poison.h5", "r") as f:
+        status = dict(zip(f["summary"]["point"], f["summary"]["status"]))
+        n_rows = f["results"].shape[0]
+    assert status == {0: b"ok", 1: b"error", 2: b"ok", 3: b"ok"}
+    path = _input(tmp_path, POISONED.replace("MAX_TERMS", "12"))
+    proc = mpirun(["-m", "nesb_hpc", path, "--retry-failed"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with h5py.File(tmp_path / "poison.h5", "r") as f:
+        assert set(f["summary"]["status"]) == {b"ok"} and f["results"].shape[0] == n_rows + 1

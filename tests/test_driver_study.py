@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nesb_hpc.config import parse_config
-from nesb_hpc.io import IncompatibleFile, read_attrs, read_results, read_summary
+from nesb_hpc.results_file import IncompatibleFile, read_attrs, read_results, read_summary
 
 pytestmark = pytest.mark.mpi
 
@@ -62,9 +62,9 @@ def _read(path):
 def _direct(model, depth, n_bose=1):
     """The same point solved directly on the world communicator."""
     from nesb_hpc.bath import RationalCutoff, exact_decomposition
-    from nesb_hpc.driver import coupling_vectors
+    from nesb_hpc.problem import coupling_vectors
     from nesb_hpc.point import HierarchySpec, solve_point
-    from nesb_hpc.steady_state import SolverSettings
+    from nesb_hpc.routes import SolverSettings
 
     baths = [exact_decomposition(RationalCutoff(alpha=a).rational(), T, "pade", n_bose)
              for a, T in ((model.alpha1, model.T1), (model.alpha2, model.T2))]
@@ -126,6 +126,68 @@ def test_failing_points_are_recorded_and_the_study_goes_on(tmp_path):
     assert len(s) == 3 and set(s["status"]) == {b"failed"}
     assert all(r.startswith(b"DIVERGED") for r in s["reason"])
     assert set(rows["status"]) == {b"failed"} and np.all(np.isnan(s["I1"]))
+
+
+def test_a_raising_point_is_recorded_and_retried_when_asked(tmp_path):
+    """A fit that cannot reach its tolerance at T2 = 0.05 raises: that point ends with status
+    "error" and its message, the others finish; a plain re-run keeps it (nothing recomputed); with
+    a higher fit_max_terms (a limit, not physics: the file is not "another input") and retry_failed
+    it completes, reusing every good solve."""
+    from nesb_hpc.driver import run
+
+    path = _path(tmp_path, "poison.h5")
+    study = {"kind": "sweep", "T2": [0.9, 0.05, 0.5], "ranks_per_point": 1}
+    fitted = {"fit_tolerance": 1e-3, "fit_max_terms": 5, "n_bose": None}
+    cfg = _cfg(path, study, bath=fitted, hierarchy={"depth": 2, "modes": "merged"})
+    assert _run(cfg) == 3
+    s, rows, _ = _read(path)
+    assert list(s["status"]) == [b"ok", b"error", b"ok"]
+    assert s["reason"][1].startswith(b"ValueError: fit_decomposition")
+    assert list(rows["status"]) .count(b"error") == 1
+    assert _run(cfg) == 3 and len(_read(path)[1]) == len(rows)   # kept, nothing recomputed
+    fixed = _cfg(path, study, bath={**fitted, "fit_max_terms": 12}, hierarchy={"depth": 2, "modes": "merged"})
+    assert run(_world(), fixed, "# test input", retry_failed=True) == 0
+    s2, rows2, _ = _read(path)
+    assert set(s2["status"]) == {b"ok"} and len(rows2) == len(rows) + 1
+    assert s2["I1"][0] == s["I1"][0] and s2["I1"][2] == s["I1"][2]
+
+
+def test_memory_budget_refuses_before_allocating(tmp_path):
+    """A point whose estimate exceeds memory_per_rank is not started: kind "point" is refused
+    with advice (no file written), a study records memory_limit and continues it when re-run with
+    enough memory; --force-memory (force_memory) solves anyway."""
+    from nesb_hpc.driver import RunRefused, run
+
+    path = _path(tmp_path, "mem.h5")
+    tiny = {"memory_per_rank": 1}   # MiB: less than the interpreter itself
+    with pytest.raises(RunRefused, match=r"needs ~\d+ MiB per rank on \d+ ranks.*more ranks"):
+        _run(_cfg(path, {"kind": "point", **tiny}))
+    assert not _world().bcast(os.path.exists(path) if _world().rank == 0 else None, root=0)
+    assert run(_world(), _cfg(path, {"kind": "point", **tiny}), "", force_memory=True) == 0
+    spath = _path(tmp_path, "mem-study.h5")
+    study = {"kind": "sweep", "alpha": [0.01, 0.1], "ranks_per_point": 1}
+    assert _run(_cfg(spath, {**study, **tiny})) == 3
+    s, rows, _ = _read(spath)
+    assert set(s["status"]) == {b"memory_limit"} and len(rows) == 0 and b"MiB/rank" in s["reason"][0]
+    assert _run(_cfg(spath, study)) == 0 and set(_read(spath)[0]["status"]) == {b"ok"}
+
+
+def test_overwrite_keeps_the_old_file_until_a_result_is_stored(tmp_path):
+    from nesb_hpc.driver import run
+    from nesb_hpc.scheduler import StopFlag
+
+    path = _path(tmp_path, "ow.h5")
+    study = {"kind": "sweep", "alpha": [0.01, 0.02], "ranks_per_point": 1}
+    assert _run(_cfg(path, study)) == 0
+    before = _read(path)
+    stop = StopFlag()
+    stop.set(10)   # a signal before the first point: nothing is stored
+    cfg = _cfg(path, {**study, "alpha": [0.5]}, output={"overwrite": True})
+    assert run(_world(), cfg, "", stop) == 138
+    after = _read(path)
+    assert list(after[0]["alpha1"]) == list(before[0]["alpha1"]) == [0.01, 0.02]
+    if _world().rank == 0:
+        assert sorted(os.listdir(os.path.dirname(path))) == ["ow.h5"]
 
 
 def test_optimize_theta_physics_weak_coupling_gives_pi_half_and_alpha_squared_regime_zero(tmp_path):

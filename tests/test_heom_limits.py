@@ -87,3 +87,14 @@ def test_depth_convergence_at_alpha_0_1():
     changes = np.abs(np.diff(currents)) / np.abs(currents[1:])
     assert changes[0] > changes[1] > changes[2]
     assert changes[2] < 1e-4, changes
+
+
+@pytest.mark.parametrize("modes", ["separate", "merged"])
+def test_one_uncoupled_bath_carries_no_current(modes):
+    """alpha1 = 0: bath 1 is decoupled, so I1 = 0 exactly (its modes have zero coefficients) and
+    the system equilibrates with bath 2, I2 = 0 to rounding (|I2| < 1e-15, the observables' floor;
+    the coupled current at alpha = 0.05 is ~1e-5)."""
+    res = paper_point(COMM, alpha=0.0, alpha2=0.05, theta=np.pi / 4, delta=0.1, depth=3, modes=modes,
+                      current_scale=1e-5)
+    assert res.I1 == 0.0 and abs(res.I2) < 1e-15
+    assert res.observables.conservation == 0.0 and res.observables.positivity > 0

@@ -10,8 +10,9 @@ import h5py
 import numpy as np
 import pytest
 
-from nesb_hpc.io import (FORMAT, IncompatibleFile, OutputLock, ResultsFile, candidate_paths, compat_difference,
-                         empty_row, read_attrs, read_results, read_summary)
+from nesb_hpc.results_file import (FORMAT, IncompatibleFile, OutputLock, ResultsFile, candidate_paths, compat_difference,
+                         empty_row, output_path_problem, read_attrs, read_results, read_summary,
+                         remove_stale_temporaries)
 
 SUMMARY = np.dtype([("point", "i8"), ("key", "S16"), ("status", "S16"), ("I1", "f8")])
 
@@ -67,7 +68,7 @@ def test_every_write_replaces_the_file_whole(tmp_path, monkeypatch):
 
     with pytest.raises(KeyboardInterrupt):
         f._rewrite(dying_update)
-    assert not os.path.exists(path + ".tmp")
+    assert sorted(os.listdir(tmp_path)) == ["r.h5"]  # no temporary left
     assert read_results(path).shape == (2,)
     with h5py.File(path, "r") as h5:
         assert h5["results_info"].shape == (2,)
@@ -82,6 +83,52 @@ def test_lock_is_exclusive_and_released(tmp_path):
     lock.release()
     assert not os.path.exists(path + ".lock")
     OutputLock(path).acquire().release()
+
+
+def test_planted_links_are_never_followed(tmp_path):
+    """Symlinks at the old temporary name PATH.tmp or at PATH.lock never make a write reach their
+    targets; a symlinked output path is refused."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    path = str(tmp_path / "r.h5")
+    os.symlink(victim, path + ".tmp")
+    f = ResultsFile.create(path, {}, SUMMARY)
+    f.write([_row(0, 0, 1.0)], ["{}"], [_summary(0, 1.0)])
+    assert victim.read_text() == "precious" and read_results(path).shape == (1,)
+    os.symlink(victim, str(tmp_path / "s.h5.lock"))
+    with pytest.raises(IncompatibleFile, match="is a symbolic link"):
+        OutputLock(str(tmp_path / "s.h5")).acquire()
+    assert victim.read_text() == "precious"
+    os.symlink(victim, str(tmp_path / "link.h5"))
+    assert "is a symbolic link" in output_path_problem(str(tmp_path / "link.h5"))
+    remove_stale_temporaries(path)  # removes garbage temporaries, never what a link points to
+    assert victim.read_text() == "precious" and os.path.islink(path + ".tmp")
+
+
+def test_output_path_problems_are_named(tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "dir.h5").mkdir()
+    assert output_path_problem(str(tmp_path / "ok" / "r.h5")) is None
+    assert "is a regular file, not a directory" in output_path_problem(str(tmp_path / "file.txt" / "r.h5"))
+    assert "is a directory" in output_path_problem(str(tmp_path / "dir.h5"))
+
+
+def test_a_replacement_waits_for_its_first_result(tmp_path):
+    """overwrite: the old file stays readable, unchanged, until the new run writes a result."""
+    path = str(tmp_path / "r.h5")
+    old = ResultsFile.create(path, {"which": "old"}, SUMMARY)
+    old.write([_row(0, 0, 1.0)], ["{}"], [_summary(0, 1.0)])
+    new = ResultsFile.create(path, {"which": "new"}, SUMMARY, defer=True)
+    assert new.pending and new.target == path
+    new.start_run({"n_ranks": 1}, 3)
+    assert read_attrs(path)["which"] == "old" and read_results(path).shape == (1,)
+    new.write([_row(0, 0, 5.0)], ["{}"], [])
+    assert not new.pending and new.path == path
+    assert read_attrs(path)["which"] == "new" and list(read_results(path)["I1"]) == [5.0]
+    assert sorted(os.listdir(tmp_path)) == ["r.h5"]
+    stale = tmp_path / ".r.h5.abcd1234.tmp"
+    stale.write_text("left by a killed job")
+    assert remove_stale_temporaries(path) == [str(stale)]
 
 
 def test_compat_difference_names_the_key():

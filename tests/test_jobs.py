@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from nesb_hpc.config import load_config
-from nesb_hpc.driver import dry_run_report
+from nesb_hpc.planning import dry_run_report
 from nesb_hpc.study import build_study
 
 REPO = Path(__file__).resolve().parents[1]

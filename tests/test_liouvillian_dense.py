@@ -36,7 +36,7 @@ from nesb_hpc.hierarchy import TierOrderedHierarchy
 from nesb_hpc.liouvillian import HierarchyModes, build_block_rows, impose_steady_state_conditions
 from nesb_hpc.observables import heat_currents
 from nesb_hpc.pauli import PauliBlocks, bloch_vector
-from nesb_hpc.sizing import count_nonzeros
+from nesb_hpc.partition import count_nonzeros
 
 # ---------------------------------------------------------------------------------------------
 # The independent complex reference (physics.md sections 3-5).

@@ -15,16 +15,17 @@ import pytest
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from nesb_hpc.assembly import ado_ownership, assemble_matrix
+from nesb_hpc.assembly import assemble_matrix
 from nesb_hpc.bath.bose import pade
+from nesb_hpc.partition import ownership
 from nesb_hpc.bath import (RationalCutoff, Underdamped, drude_lorentz, exact_decomposition, from_exponents,
                            shared_basis)
 from nesb_hpc.hierarchy import TierOrderedHierarchy
 from nesb_hpc.liouvillian import HierarchyModes, build_block_rows
 from nesb_hpc.pauli import PauliBlocks, bloch_vector
 from nesb_hpc.point import HierarchySpec, solve_point
-from nesb_hpc.sizing import count_nonzeros
-from nesb_hpc.steady_state import SolverSettings
+from nesb_hpc.partition import count_nonzeros
+from nesb_hpc.routes import SolverSettings
 
 from heom_helpers import CONSERVATION_TOL
 
@@ -126,7 +127,7 @@ def test_merged_assembly_is_exactly_preallocated_and_sized():
     modes = HierarchyModes.from_baths(baths, form="merged")
     hier = TierOrderedHierarchy(modes.size, 3)
     pauli = PauliBlocks.build(0.1, np.array([bloch_vector(np.pi / 2), bloch_vector(0.4, 0.3)]))
-    bounds = ado_ownership(hier, modes, pauli, COMM.size)
+    bounds = ownership(hier, modes, pauli, COMM.size)
     rows = build_block_rows(hier, modes, pauli, bounds[COMM.rank], bounds[COMM.rank + 1])
     A, info = assemble_matrix(PETSc.Comm(COMM), rows, hier.size, "aij")
     total = COMM.allreduce(info.nonzeros_local)

@@ -12,7 +12,6 @@ means the data no longer follow from the code (a changed result, or data of anot
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -20,11 +19,12 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from nesb_hpc.bath import decompose_baths
 from nesb_hpc.config import parse_config
-from nesb_hpc.driver import coupling_vectors, solver_settings
-from nesb_hpc.io import read_attrs, read_results
-from nesb_hpc.point import HierarchySpec, solve_point
+from nesb_hpc.point import solve_problem
+from nesb_hpc.problem import Problem
+from nesb_hpc.results_file import read_attrs, read_results
+from nesb_hpc.routes import SolverSettings
+from nesb_hpc.study import Request
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 FIGURES = ("fig1a", "fig1b", "fig2a", "fig2b", "fig3", "fig4")
@@ -48,10 +48,8 @@ def test_committed_data_follow_from_the_code(figure):
     for row in rows:
         model = cfg.replace_model(**{k: float(row[k]) for k in ("delta", "theta", "alpha1", "alpha2", "T1",
                                                                  "T2", "theta1", "phi1", "phi2")}).model
-        bath = dataclasses.replace(cfg.bath, n_bose=int(row["n_bose"]))
-        spec = HierarchySpec(int(row["depth"]), cfg.hierarchy.rescale, cfg.solver.matrix_type, cfg.hierarchy.modes)
-        res = solve_point(MPI.COMM_WORLD, decompose_baths(model, bath), coupling_vectors(model), model.delta,
-                          spec, solver_settings(cfg))
+        problem = Problem.from_request(cfg, Request(model, int(row["depth"]), int(row["n_bose"])))
+        res = solve_problem(MPI.COMM_WORLD, problem, SolverSettings.from_table(cfg.solver))
         assert res.status == "ok" and res.n_ados == row["n_ados"]
         solver_error = 10.0 * (abs(row["I1"] + row["I2"]) + abs(res.I1 + res.I2))
         assert abs(res.I1 - row["I1"]) <= AGREE * abs(row["I1"]) + solver_error, (figure, row["I1"], res.I1)

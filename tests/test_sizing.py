@@ -6,9 +6,9 @@
    from its parameters and sized on its rank count. The model is fitted to these runs, so this
    guards against the model drifting, not against a new machine; a run on other hardware, MPI
    or PETSc would need its own records.
-2. Structural checks that can fail independently of any measurement: per-rank sizes against the
-   rows build_block_rows really makes, sums against the exact totals, the partition against
-   assembly.ado_ownership, the reported rank being the largest, merged < separate.
+2. Structural checks that can fail independently of any measurement: the reported rank being the
+   largest, merged < separate, a priori against a posteriori, the routes' terms (the exact per-rank
+   counts the model uses are tested in test_partition.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nesb_hpc.bath import RationalCutoff, drude_lorentz, exact_decomposition
-from nesb_hpc.hierarchy import TierOrderedHierarchy
-from nesb_hpc.liouvillian import HierarchyModes, build_block_rows
-from nesb_hpc.pauli import PauliBlocks, bloch_vector
-from nesb_hpc.sizing import (BASELINE_BYTES, count_nonzeros, counts_before, estimate, occupied_before, ownership,
-                             rank_sizes, RowCounts)
+from nesb_hpc.bath import RationalCutoff, drude_lorentz
+from nesb_hpc.partition import count_nonzeros
+from nesb_hpc.sizing import BASELINE_BYTES, estimate
+
+from heom_helpers import paper_problem
 
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results.json"
 MIB = 2.0**20
@@ -51,11 +50,9 @@ RECORDS = _records()
 def _problem(rec: dict):
     J = RationalCutoff(alpha=rec["alpha"]) if rec["problem"] == "paper" else drude_lorentz(rec["alpha"])
     assert J.s == (3 if rec["problem"] == "paper" else 1)
-    baths = [exact_decomposition(J.rational(), T, rec["decomposition"], rec["n_bose"]) for T in (rec["T1"], rec["T2"])]
-    modes = HierarchyModes.from_baths(baths, form=rec.get("modes", "separate"))
-    hier = TierOrderedHierarchy(modes.size, rec["depth"])
-    pauli = PauliBlocks.build(rec["delta"], np.array([bloch_vector(np.pi / 2), bloch_vector(rec["theta"])]))
-    return hier, modes, pauli
+    p = paper_problem(rec.get("modes", "separate"), rec["depth"], rec["n_bose"], theta=rec["theta"],
+                      delta=rec["delta"], T1=rec["T1"], T2=rec["T2"], J=J, decomposition=rec["decomposition"])
+    return p.hier, p.modes, p.pauli
 
 
 def _rid(rec: dict) -> str:
@@ -95,70 +92,8 @@ def test_estimate_against_measured_peak(rec):
 
 
 def _paper(form: str, depth: int, n_bose: int = 1, alpha: float = 1.0):
-    J = RationalCutoff(alpha=alpha)
-    baths = [exact_decomposition(J.rational(), T, "pade", n_bose) for T in (1.0, 0.9)]
-    modes = HierarchyModes.from_baths(baths, form=form)
-    pauli = PauliBlocks.build(0.1, np.array([bloch_vector(np.pi / 2), bloch_vector(np.pi / 4)]))
-    return TierOrderedHierarchy(modes.size, depth), modes, pauli
-
-
-def _built_counts(hier, modes, pauli, lo: int, hi: int) -> tuple[int, int]:
-    """(blocks, AIJ nonzeros) of the rows build_block_rows makes, with assembly's rule: a block's
-    zero entries are dropped, except on the diagonal."""
-    rows = build_block_rows(hier, modes, pauli, lo, hi)
-    keep = rows.values != 0.0
-    brow = np.repeat(np.arange(hi - lo), np.diff(rows.indptr))
-    keep[rows.cols == np.arange(lo, hi)[brow]] |= np.eye(4, dtype=bool)
-    return rows.n_blocks, int(keep.sum())
-
-
-@pytest.mark.parametrize("form,depth", [("separate", 3), ("merged", 4)])
-@pytest.mark.parametrize("ranks", [1, 2, 3, 7])
-def test_per_rank_sizes_are_the_built_rows(form, depth, ranks):
-    hier, modes, pauli = _paper(form, depth)
-    pr = rank_sizes(hier, modes, pauli, ranks)
-    blocks, aij, _ = count_nonzeros(hier, modes, pauli)
-    assert pr.ados.sum() == hier.size and pr.blocks.sum() == blocks and pr.nonzeros.sum() == aij
-    assert np.array_equal(pr.unknowns, 4 * pr.ados)
-    for p in range(ranks):
-        assert _built_counts(hier, modes, pauli, int(pr.lo[p]), int(pr.hi[p])) == (pr.blocks[p], pr.nonzeros[p])
-
-
-def test_occupied_counts_by_brute_force():
-    rng = np.random.default_rng(3)
-    for K, L in [(1, 3), (2, 5), (4, 4), (6, 3), (3, 0)]:
-        hier = TierOrderedHierarchy(K, L)
-        w = rng.integers(0, 9, K)
-        per_ado = (hier.unrank(np.arange(hier.size)) > 0) @ w
-        assert np.array_equal(occupied_before(hier, w, np.arange(hier.size + 1)),
-                              np.concatenate([[0], np.cumsum(per_ado)]))
-
-
-@pytest.mark.parametrize("ranks", [1, 2, 5, 64, 1024])
-def test_partition_covers_and_sums(ranks):
-    hier, modes, pauli = _paper("merged", 9)
-    pr = rank_sizes(hier, modes, pauli, ranks)
-    bounds = ownership(hier, modes, pauli, ranks)
-    # process p holds part ranks - 1 - p (the matrix is numbered top tier first)
-    assert np.array_equal(pr.lo[::-1], bounds[:-1]) and np.array_equal(pr.hi[::-1], bounds[1:])
-    blocks, aij, _ = count_nonzeros(hier, modes, pauli)
-    assert pr.ados.sum() == hier.size and pr.blocks.sum() == blocks and pr.nonzeros.sum() == aij
-    cb, ca = counts_before(hier, RowCounts.of(modes, pauli), np.array([0, hier.size]))
-    assert (cb[1], ca[1]) == (blocks, aij) and (cb[0], ca[0]) == (0, 0)
-    # the partition balances tier-average row lengths; exact per-rank counts show what that leaves:
-    # within 1% on 2 ranks, 5% on 5, 26% on 64 and 42% on 1024 (90 ADOs each) on this small
-    # hierarchy: rows inside a tier differ in how many modes are occupied
-    spread = pr.nonzeros.max() / pr.nonzeros.mean()
-    assert spread <= {1: 1.0, 2: 1.01, 5: 1.06, 64: 1.3, 1024: 1.5}[ranks]
-
-
-def test_partition_is_the_solves():
-    from nesb_hpc.assembly import ado_ownership  # imports petsc4py (initialised by conftest)
-
-    for form, depth in (("separate", 4), ("merged", 7)):
-        hier, modes, pauli = _paper(form, depth)
-        for ranks in (1, 2, 3, 16):
-            assert np.array_equal(ado_ownership(hier, modes, pauli, ranks), ownership(hier, modes, pauli, ranks))
+    p = paper_problem(form, depth, n_bose, alpha)
+    return p.hier, p.modes, p.pauli
 
 
 @pytest.mark.parametrize("ranks", [2, 3, 16])
@@ -169,7 +104,7 @@ def test_the_largest_rank_is_reported(ranks):
     r = est.largest_rank
     assert est.total_bytes_per_rank == pr.peak_bytes.max() == pr.peak_bytes[r]
     assert est.matrix_bytes_per_rank == pr.matrix_bytes[r]
-    # what driver.request_memory adds up is the reported peak
+    # what planning.request_memory adds up is the reported peak
     assert est.total_bytes_per_rank == pytest.approx(BASELINE_BYTES + est.matrix_bytes_per_rank
                                                      + est.solver_bytes_per_rank)
     # ranks differ (top-tier rows are short): the largest peak is above the mean, and the mean-rank
@@ -212,3 +147,28 @@ def test_more_ranks_than_ados():
     est = estimate(hier, modes, pauli, 64, "iterative")
     assert est.per_rank.ados.sum() == hier.size and (est.per_rank.ados == 0).any()
     assert est.total_bytes_per_rank > BASELINE_BYTES
+
+
+def test_routes_size_what_they_store():
+    """The route table drives the model: ILU factors are counted, LU factors are not; the direct
+    route's GMRES keeps at most 30 basis vectors."""
+    from nesb_hpc.routes import ROUTES
+
+    hier, modes, pauli = _paper("merged", 5)
+    for name, route in ROUTES.items():
+        est = estimate(hier, modes, pauli, 2, name)
+        assert est.factor_known == (route.factor == "ilu")
+        assert est.krylov_vectors == route.krylov_vectors(100)
+    assert ROUTES["direct"].krylov_vectors(100) == 30 and ROUTES["iterative"].krylov_vectors(100) == 100
+
+
+def test_hierarchies_beyond_partitioning_are_a_lower_bound():
+    """Depth 60 (5e19 ADOs): exact sizes in Python integers, no overflow, a finite lower bound."""
+    from nesb_hpc.partition import MAX_SIZED_ADOS, count_ados
+    from nesb_hpc.sizing import lower_bound
+
+    n = count_ados(22, 60)
+    assert n > MAX_SIZED_ADOS and n == 50_825_908_693_881_519_120
+    est = lower_bound(22, 60, 64, "iterative")
+    assert not est.exact and est.n_ados == n and est.total_bytes_per_rank > 1e18
+    assert ">= " in est.table() and "lower bound" in est.table()

@@ -16,12 +16,13 @@ import pytest
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from nesb_hpc.assembly import ado_ownership, assemble_matrix
+from nesb_hpc.assembly import assemble_matrix
+from nesb_hpc.partition import ownership
 from nesb_hpc.bath import RationalCutoff, exact_decomposition
 from nesb_hpc.hierarchy import TierOrderedHierarchy
 from nesb_hpc.liouvillian import HierarchyModes, build_block_rows
 from nesb_hpc.pauli import PauliBlocks, bloch_vector
-from nesb_hpc.sizing import count_nonzeros
+from nesb_hpc.partition import count_nonzeros
 
 from heom_helpers import paper_point
 
@@ -64,7 +65,7 @@ def test_assembly_is_exactly_preallocated_and_sized(matrix_type):
     modes = HierarchyModes.from_baths(baths)
     hier = TierOrderedHierarchy(modes.size, 3)
     pauli = PauliBlocks.build(0.1, np.array([bloch_vector(np.pi / 2), bloch_vector(0.4, 0.3)]))
-    bounds = ado_ownership(hier, modes, pauli, COMM.size)
+    bounds = ownership(hier, modes, pauli, COMM.size)
     rows = build_block_rows(hier, modes, pauli, bounds[COMM.rank], bounds[COMM.rank + 1])
     A, info = assemble_matrix(PETSc.Comm(COMM), rows, hier.size, matrix_type)
     total = COMM.allreduce(info.nonzeros_local)
@@ -114,7 +115,7 @@ def test_energy_conservation_with_nonzero_imaginary_correlation_at_zero():
     the QuTiP comparison in bench/). Conservation to 1e-8 relative checks the term."""
     from nesb_hpc.bath import drude_lorentz
     from nesb_hpc.point import HierarchySpec, solve_point
-    from nesb_hpc.steady_state import SolverSettings
+    from nesb_hpc.routes import SolverSettings
 
     baths = [exact_decomposition(drude_lorentz(0.5).rational(), T, "pade", 2) for T in (1.0, 0.9)]
     assert all(abs(b.imag_at_zero) > 0.1 for b in baths)

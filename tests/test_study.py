@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nesb_hpc.config import InputError, parse_config
-from nesb_hpc.io import empty_row
+from nesb_hpc.results_file import empty_row
 from nesb_hpc.study import (EvaluationFailed, Request, analytic_currents, axis_key, build_study,
                             maximize_bounded, row_key)
 

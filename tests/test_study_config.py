@@ -33,7 +33,7 @@ def _raises(table, *fragments):
 def test_kinds_are_registered_with_their_keys():
     assert config.STUDY_KINDS == ("point", "sweep", "optimize_theta", "rectification", "convergence")
     assert set(config.STUDY_PARAMS) == set(config.STUDY_KINDS)
-    assert set(config.STUDY_PARAMS["point"]) == {"analytic", "if_incompatible"}
+    assert set(config.STUDY_PARAMS["point"]) == {"analytic", "if_incompatible", "memory_per_rank"}
     assert "theta" not in config.STUDY_PARAMS["optimize_theta"]
     for kind in ("sweep", "optimize_theta", "rectification", "convergence"):
         assert {"alpha", "delta", "T1", "combine", "ranks_per_point", "analytic"} <= set(config.STUDY_PARAMS[kind])
@@ -89,7 +89,7 @@ ERRORS = {
     "sweep of nothing": ({"kind": "sweep"}, 'kind = "sweep" has no swept key', "alpha, alpha1"),
     "empty list": ({"kind": "sweep", "alpha": []}, "[study] alpha = []", "non-empty list"),
     "bad entry": ({"kind": "sweep", "alpha": [0.1, -1]}, "[study] alpha = [0.1, -1]", "entry 2 = -1",
-                  "a number >= 0"),
+                  "a number in [0, 1000]"),
     "bad angle entry": ({"kind": "sweep", "theta": ["pi/2", "2pi"]}, "entry 2", "[0, pi]"),
     "not a list": ({"kind": "sweep", "delta": 0.1}, "[study] delta = 0.1", "must be a non-empty list"),
     "range without num": ({"kind": "sweep", "alpha": {"start": 0.1, "stop": 1}}, 'has no "num"'),
@@ -100,7 +100,7 @@ ERRORS = {
     "range bad spacing": ({"kind": "sweep", "alpha": {"start": 0.1, "stop": 1, "num": 3, "spacing": "geom"}},
                           '[study.alpha] spacing = "geom"', '"linear", "log"'),
     "range out of model range": ({"kind": "sweep", "T1": {"start": 0, "stop": 1, "num": 3}},
-                                 "[study.T1] start = 0", "a number > 0"),
+                                 "[study.T1] start = 0", "a number in [0.0001, 10000]"),
     "alpha and alpha1": ({"kind": "sweep", "alpha": [0.1], "alpha1": [0.2]}, "cannot be combined with alpha1",
                          "either alpha"),
     "zip lengths": ({"kind": "sweep", "alpha": [0.1, 0.2], "delta": [0.1], "combine": "zip"},
@@ -111,7 +111,7 @@ ERRORS = {
     "theta in optimize": ({"kind": "optimize_theta", "theta": [0.1]}, 'unknown key "theta"'),
     "bounds": ({"kind": "optimize_theta", "theta_bounds": ["pi/2", 0]}, "theta_bounds", "lo < hi"),
     "xtol": ({"kind": "optimize_theta", "xtol": 0}, "[study] xtol = 0", "(0, 0.5]"),
-    "n_grid": ({"kind": "optimize_theta", "n_grid": 2}, "[study] n_grid = 2", "an integer >= 3"),
+    "n_grid": ({"kind": "optimize_theta", "n_grid": 2}, "[study] n_grid = 2", "an integer in [3, 1000]"),
     "convergence needs depths": ({"kind": "convergence"}, 'needs the key "depths"'),
     "depths increasing": ({"kind": "convergence", "depths": [3, 2]}, "[study] depths = [3, 2]", "decreases"),
     "rectification n_bose without depths": ({"kind": "rectification", "alpha2": [0.1, 0.2], "n_bose": 2},
@@ -124,9 +124,9 @@ ERRORS = {
     "n_bose length": ({"kind": "convergence", "depths": [2, 3, 4], "n_bose": [1, 2]}, "[study] n_bose = [1, 2]",
                       "depths has 3"),
     "ranks_per_point": ({"kind": "sweep", "alpha": [1], "ranks_per_point": 0}, "[study] ranks_per_point = 0",
-                        '"auto" or an integer >= 1'),
+                        '"auto" or an integer in [1, 10000000]'),
     "ranks_per_point word": ({"kind": "sweep", "alpha": [1], "ranks_per_point": "all"}, '"auto" or an integer'),
-    "memory": ({"kind": "sweep", "alpha": [1], "memory_per_rank": -5}, "[study] memory_per_rank = -5", "a number > 0"),
+    "memory": ({"kind": "sweep", "alpha": [1], "memory_per_rank": -5}, "[study] memory_per_rank = -5", "a number in (0, 1e+09]"),
     "analytic name": ({"analytic": ["golden"]}, '[study] analytic = ["golden"]', '"redfield", "ne-ptre"'),
     "analytic repeated": ({"analytic": ["redfield", "redfield"]}, "repeats a name"),
     "if_incompatible": ({"if_incompatible": "overwrite"}, '"refuse", "new_file"'),

@@ -6,6 +6,8 @@ input into one ``BathDecomposition`` per bath, the only contract with the hierar
 
 from __future__ import annotations
 
+from typing import Callable
+
 from .accuracy import decomposition_error, error_grid, select_n_bose
 from .decomposition import (BasisFamily, BathDecomposition, Chain, SharedBasis, exact_decomposition, from_exponents,
                             shared_basis)
@@ -17,28 +19,28 @@ __all__ = [
     "BasisFamily", "BathDecomposition", "Chain", "FittedDecomposition", "RationalCutoff", "Underdamped",
     "correlation_quadrature", "decompose_baths", "decomposition_error", "drude_lorentz", "error_grid",
     "exact_decomposition", "fit_bath", "fit_decomposition", "from_exponents", "select_n_bose", "shared_basis",
-    "SharedBasis", "spectral_densities",
+    "SharedBasis", "SPECTRAL_DENSITIES", "spectral_densities",
 ]
+
+
+# The spectral densities the input offers ([bath] spectral_density): name -> J(alpha, [bath] table),
+# a callable in the project's convention (spectral.py), or None where C(t) is given directly.
+# A new density is one entry here (its keys go in config/tables.py's BathConfig).
+SPECTRAL_DENSITIES: dict[str, Callable] = {
+    "rational": lambda alpha, bath: RationalCutoff(alpha=alpha, s=bath.s, cutoff_power=bath.cutoff_power,
+                                                   omega_c=bath.omega_c),
+    "drude_lorentz": lambda alpha, bath: drude_lorentz(alpha, bath.omega_c),
+    "underdamped": lambda alpha, bath: Underdamped(alpha=alpha, omega0=bath.omega0, gamma=bath.gamma),
+    "exponents": lambda alpha, bath: None,
+}
 
 
 def spectral_densities(model, bath) -> list:
     """J_1, J_2 (callables, project convention) for the input's [model] and [bath] tables.
 
     None for kind "exponents" (C(t) is given directly)."""
-    kind = bath.spectral_density
-    out = []
-    for alpha in (model.alpha1, model.alpha2):
-        if kind == "rational":
-            out.append(RationalCutoff(alpha=alpha, s=bath.s, cutoff_power=bath.cutoff_power, omega_c=bath.omega_c))
-        elif kind == "drude_lorentz":
-            out.append(drude_lorentz(alpha, bath.omega_c))
-        elif kind == "underdamped":
-            out.append(Underdamped(alpha=alpha, omega0=bath.omega0, gamma=bath.gamma))
-        elif kind == "exponents":
-            out.append(None)
-        else:
-            raise ValueError(f"unknown spectral density {kind!r}")
-    return out
+    make = SPECTRAL_DENSITIES[bath.spectral_density]
+    return [make(alpha, bath) for alpha in (model.alpha1, model.alpha2)]
 
 
 def decompose_baths(model, bath) -> list[BathDecomposition]:

@@ -65,10 +65,12 @@ def pade(n_terms: int) -> BoseExpansion:
     return BoseExpansion("pade", eta, xi)
 
 
+# The expansions the input offers ([bath] decomposition): name -> constructor(n_terms).
+BOSE_EXPANSIONS = {"pade": pade, "matsubara": matsubara}
+
+
 def bose_expansion(kind: str, n_terms: int) -> BoseExpansion:
-    """Dispatch on the input's `decomposition` key ("pade" or "matsubara")."""
-    if kind == "pade":
-        return pade(n_terms)
-    if kind == "matsubara":
-        return matsubara(n_terms)
-    raise ValueError(f"unknown Bose-function expansion {kind!r}: use 'pade' or 'matsubara'")
+    """The input's `decomposition` key ("pade" or "matsubara") with n_terms poles."""
+    if kind not in BOSE_EXPANSIONS:
+        raise ValueError(f"unknown Bose-function expansion {kind!r}: allowed are {tuple(BOSE_EXPANSIONS)}")
+    return BOSE_EXPANSIONS[kind](n_terms)

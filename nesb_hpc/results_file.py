@@ -16,8 +16,14 @@ Layout (format 2):
 
 Crash safety: a write copies the file, appends to the copy, fsyncs it and renames it over the
 original (atomic on POSIX). The file at ``path`` is therefore complete at every instant, whatever
-kills the job and when (a reader may open it at any time); a leftover ``path.tmp`` is garbage.
-The copy costs O(file size) per write: a few ms for studies of thousands of points.
+kills the job and when (a reader may open it at any time). The copy is a new file with a unique
+name beside the output (``.NAME.XXXXXXXX.tmp``, created exclusively, so a planted file or link is
+never followed); one left over by a killed job is garbage, removed by the next run. The copy costs
+O(file size) per write: a few ms for studies of thousands of points. An output path that is a
+symbolic link is refused (the rename would replace the link, not its target).
+
+Replacing a file (``[output] overwrite = true``): the new file is written beside the old one, which
+stays in place until the new run has stored its first result.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import hashlib
 import json
 import os
 import shutil
+import stat
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -109,6 +117,46 @@ class StoredState:
         return json.loads(text) if text else None
 
 
+def output_path_problem(path: str) -> str | None:
+    """Why results cannot be written at ``path`` (None if they can): a symbolic link, a directory,
+    or a directory part that is a regular file. Pure file-system checks, no writing."""
+    absolute = os.path.abspath(path)
+    if os.path.islink(absolute):
+        return (f"{path} is a symbolic link: give the path of the file itself (a results file is "
+                "replaced atomically, which would replace the link, not its target)")
+    if os.path.isdir(absolute):
+        return f"{path} is a directory: give a file name inside it, e.g. {os.path.join(path, 'results.h5')}"
+    parent = os.path.dirname(absolute)
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent) if os.path.dirname(parent) != parent else ""
+    if parent and not os.path.isdir(parent):
+        return f"{path} cannot be created: {parent} is a regular file, not a directory"
+    return None
+
+
+def temporary_beside(path: str) -> str:
+    """A new empty regular file with a unique name in path's directory (created with O_EXCL: a
+    planted file or link of that name is never followed or reused)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    return tmp
+
+
+def remove_stale_temporaries(path: str) -> list[str]:
+    """Remove the temporary files earlier writers of ``path`` left (killed mid-write): regular
+    files named .NAME.*.tmp, and PATH.tmp of older versions. Call with the output's lock held."""
+    directory, name = os.path.split(os.path.abspath(path))
+    removed = []
+    for entry in os.scandir(directory or "."):
+        stale = (entry.name.startswith(f".{name}.") and entry.name.endswith(".tmp")) or entry.name == f"{name}.tmp"
+        if stale and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                os.remove(entry.path)
+                removed.append(entry.path)
+    return removed
+
+
 def _fsync(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -128,15 +176,29 @@ def _attr(value):
 
 @dataclass
 class ResultsFile:
-    """The study's HDF5 file: `create` or `load`, then `write`. One writer process."""
+    """The study's HDF5 file: `create` or `load`, then `write`. One writer process.
+
+    ``path`` is where the file is read and written now; ``target`` where it belongs. They differ
+    while a replacement (``create(..., defer=True)``) has stored no result yet."""
 
     path: str
+    target: str = ""
+
+    def __post_init__(self):
+        self.target = self.target or self.path
+
+    @property
+    def pending(self) -> bool:
+        """A replacement that has not yet taken the old file's place."""
+        return self.path != self.target
 
     @classmethod
-    def create(cls, path: str, attrs: dict, summary_dtype: np.dtype) -> "ResultsFile":
-        """A new file (replacing any file at path), written whole then renamed into place."""
+    def create(cls, path: str, attrs: dict, summary_dtype: np.dtype, defer: bool = False) -> "ResultsFile":
+        """A new file, written whole then renamed into place. defer: an existing file at path
+        stays until the first result is written (the new one waits beside it under a temporary
+        name); otherwise it is replaced at once."""
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = path + ".tmp"
+        tmp = temporary_beside(path)
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -147,6 +209,8 @@ class ResultsFile:
             f.create_dataset("results_info", shape=(0,), maxshape=(None,), dtype=_STR, chunks=(64,))
             f.create_dataset("summary", shape=(0,), maxshape=(None,), dtype=summary_dtype, chunks=(64,))
         _fsync(tmp)
+        if defer and os.path.exists(path):
+            return cls(tmp, path)
         os.replace(tmp, path)  # the file exists complete or not at all
         _fsync_dir(os.path.dirname(os.path.abspath(path)))
         return cls(path)
@@ -164,15 +228,22 @@ class ResultsFile:
             summary = f["summary"][()]
         return StoredState(attrs, rows, infos, summary)
 
-    def _rewrite(self, update) -> None:
-        """Apply update(h5py.File) to a copy, then atomically replace the file by the copy."""
-        tmp = self.path + ".tmp"
+    def _rewrite(self, update, publish: bool = True) -> None:
+        """Apply update(h5py.File) to a copy, then atomically replace the file by the copy.
+        publish: a pending replacement takes the old file's place now (a result is written)."""
+        tmp = temporary_beside(self.target)
         shutil.copyfile(self.path, tmp)
         try:
             with h5py.File(tmp, "r+") as f:
                 update(f)
             _fsync(tmp)
-            os.replace(tmp, self.path)
+            if self.pending and publish:
+                os.replace(tmp, self.target)
+                with contextlib.suppress(OSError):
+                    os.remove(self.path)
+                self.path = self.target
+            else:
+                os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
@@ -190,7 +261,7 @@ class ResultsFile:
             f.attrs["runs"] = json.dumps(runs)
             f.attrs["n_points"] = n_points
 
-        self._rewrite(update)
+        self._rewrite(update, publish=False)
         return number[0]
 
     def write(self, rows: list[np.ndarray], infos: list[str], summaries: list[np.ndarray]) -> None:
@@ -237,7 +308,17 @@ class OutputLock:
         import fcntl
 
         os.makedirs(os.path.dirname(os.path.abspath(self.lock_path)), exist_ok=True)
-        self.fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:  # never through a planted link
+            self.fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise IncompatibleFile(f"{self.lock_path} is a symbolic link: remove it (nesb_hpc creates "
+                                   "its lock file itself)") from None
+        if not stat.S_ISREG(os.fstat(self.fd).st_mode):
+            os.close(self.fd)
+            self.fd = None
+            raise IncompatibleFile(f"{self.lock_path} is not a regular file: remove it")
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self.held = True
@@ -259,6 +340,65 @@ class OutputLock:
             os.close(self.fd)
             self.fd = None
             self.held = False
+
+
+class UnreadableResults(ValueError):
+    """A file that is not a readable results file of this nesb_hpc (the message says why)."""
+
+
+MAX_READ_BYTES = 4 * 2**30   # a results table larger than this is not one nesb_hpc wrote
+
+
+def _checked_table(f, name: str, path: str, max_bytes: float, fields: tuple[str, ...] = ()) -> np.ndarray:
+    """Dataset ``name`` read in full after checks: a hard link (no external link to another
+    file), stored in the file itself (no external or virtual storage), one-dimensional, of a
+    plausible size, with the named compound fields."""
+    link = f.get(name, getlink=True)
+    if link is None:
+        raise UnreadableResults(f"{path} has no /{name} table")
+    if not isinstance(link, h5py.HardLink):
+        raise UnreadableResults(f"{path}: /{name} is a link to elsewhere ({type(link).__name__}), "
+                                "which nesb_hpc never writes; refusing to follow it")
+    dset = f[name]
+    if not isinstance(dset, h5py.Dataset):
+        raise UnreadableResults(f"{path}: /{name} is not a table")
+    if dset.external or dset.is_virtual:
+        raise UnreadableResults(f"{path}: /{name} keeps its data outside the file (external or virtual "
+                                "storage), which nesb_hpc never writes; refusing to read it")
+    if dset.ndim != 1:
+        raise UnreadableResults(f"{path}: /{name} has shape {dset.shape}, not one row per entry")
+    size = float(dset.shape[0]) * dset.dtype.itemsize
+    if size > max_bytes:
+        raise UnreadableResults(f"{path}: /{name} declares {size / 2**30:.1f} GiB, more than a results "
+                                f"file holds (limit {max_bytes / 2**30:.1f} GiB)")
+    missing = [c for c in fields if c not in (dset.dtype.names or ())]
+    if missing:
+        raise UnreadableResults(f"{path}: /{name} lacks the columns {', '.join(missing)}")
+    return dset[()]
+
+
+def read_results_file(path: str, max_bytes: float = MAX_READ_BYTES) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(attributes, /results, /summary) of a results file, for readers that did not write it
+    (plot, the Python API): every structure is checked first, and anything unexpected raises
+    :class:`UnreadableResults` naming the problem (never a traceback from deep inside h5py)."""
+    if not os.path.isfile(path):
+        raise UnreadableResults(f"{path} does not exist or is not a regular file")
+    try:
+        if not h5py.is_hdf5(path):
+            raise UnreadableResults(f"{path} is not an HDF5 file")
+        with h5py.File(path, "r") as f:
+            attrs = {k: _attr(v) for k, v in f.attrs.items()}
+            if attrs.get("format") != FORMAT:
+                raise UnreadableResults(f"{path} is not a results file of this nesb_hpc (format {FORMAT})")
+            try:
+                json.loads(attrs.get("input_normalised", ""))
+            except (TypeError, ValueError):
+                raise UnreadableResults(f"{path} lacks its input (attribute input_normalised)") from None
+            rows = _checked_table(f, "results", path, max_bytes, ("point", "status", "I1", "depth"))
+            summary = _checked_table(f, "summary", path, max_bytes, ("point", "status"))
+    except (OSError, KeyError, TypeError) as exc:
+        raise UnreadableResults(f"{path} cannot be read as a results file: {exc}") from None
+    return attrs, rows, summary
 
 
 def read_results(path: str) -> np.ndarray:

@@ -1,0 +1,122 @@
+"""A whole input: RunConfig (one field per table), and reading it from TOML (parse_config,
+load_config) with every problem reported as one InputError."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping
+
+from .errors import InputError, did_you_mean, fmt
+from .schema import TableBase, build_table, table_field
+from .study_table import StudyConfig
+from .tables import BathConfig, HierarchyConfig, ModelConfig, OutputConfig, SolverConfig
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+TABLES = ("model", "bath", "hierarchy", "solver", "study", "output")
+
+
+@dataclass(frozen=True)
+class RunConfig(TableBase):
+    """A whole validated input file: one field per table, all defaults filled in."""
+
+    model: ModelConfig = table_field(ModelConfig, "model")
+    bath: BathConfig = table_field(BathConfig, "bath")
+    hierarchy: HierarchyConfig = table_field(HierarchyConfig, "hierarchy")
+    solver: SolverConfig = table_field(SolverConfig, "solver")
+    study: StudyConfig = table_field(StudyConfig, "study")
+    output: OutputConfig = table_field(OutputConfig, "output")
+
+    def replace_model(self, **changes) -> RunConfig:
+        """A new RunConfig with [model] keys changed (input vocabulary: ``alpha``, angle strings).
+
+        Re-validated: raises :class:`InputError` like a file would.
+        """
+        model = self.model.to_dict()
+        for short, targets in ModelConfig._SHORTHANDS.items():
+            if short in changes:
+                for t in targets:
+                    model.pop(t)
+        model.update(changes)
+        return dataclasses.replace(self, model=build_table(ModelConfig, model, "model"))
+
+
+TABLE_CLASSES = {f.name: f.metadata["parse"].cls for f in fields(RunConfig)}
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def parse_config(data: Mapping, source: str = "") -> RunConfig:
+    """Validate a parsed input (as from ``tomllib``) into a :class:`RunConfig`.
+
+    Missing tables and keys take their defaults. ``source`` (e.g. the file name) is added to
+    error messages. Raises :class:`InputError`.
+    """
+    try:
+        if not isinstance(data, Mapping):
+            allowed = f"a table of tables {', '.join(TABLES)}"
+            raise InputError(f"input error: the input must be a table of tables: allowed are "
+                             f"{', '.join(TABLES)}", key="", value=data, allowed=allowed)
+        for name, value in data.items():
+            if name not in TABLES:
+                hint = did_you_mean(str(name), TABLES)
+                owners = [t for t, cls in TABLE_CLASSES.items()
+                          if name in {f.name for f in fields(cls)} | set(cls._SHORTHANDS)]
+                if owners:
+                    hint = f" (did you mean {name} in [{owners[0]}]?)"
+                raise InputError(
+                    f'input error: unknown top-level key "{name}": allowed are the tables '
+                    f"{', '.join(TABLES)}{hint}", key=str(name), value=value,
+                    allowed=", ".join(TABLES))
+        return RunConfig(**{name: TABLE_CLASSES[name]._from_mapping(data.get(name, {}), name)
+                            for name in TABLES})
+    except InputError as err:
+        if not source or err.source:
+            raise
+        raise InputError(err.message, key=err.key, value=err.value, allowed=err.allowed,
+                         source=source) from None
+
+
+def load_config(path) -> RunConfig:
+    """Read and validate a TOML input file. Raises :class:`InputError` (also for a missing or
+    unreadable file and for TOML syntax errors; then ``key`` is the file path)."""
+    path = Path(path)
+    where = str(path)
+    allowed = "the path of a readable TOML file"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f'input error: input file "{where}" does not exist: allowed is {allowed}',
+                         key=where, value=where, allowed=allowed) from None
+    except OSError as exc:
+        raise InputError(f'input error: input file "{where}" cannot be read ({exc.strerror}): '
+                         f"allowed is {allowed}", key=where, value=where, allowed=allowed) from None
+    allowed = "TOML syntax (https://toml.io), e.g. theta = \"pi/4\""
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InputError(f'input error: input file "{where}" is not UTF-8 text ({exc.reason}): '
+                         f"allowed is {allowed}", key=where, value=None, allowed=allowed) from None
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        lines = text.splitlines()
+        line = lines[int(m[1]) - 1] if m and 0 < int(m[1]) <= len(lines) else ""
+        raise InputError(f'input error: input file "{where}" is not valid TOML: {exc}; the line '
+                         f"reads {fmt(line)}: allowed is {allowed}",
+                         key=where, value=line, allowed=allowed) from None
+    return parse_config(data, source=where)
+
+
+def default_config_path() -> Path:
+    """The built-in demo input, ``nesb_hpc/data/default.toml`` (package data)."""
+    return Path(__file__).resolve().parents[1] / "data" / "default.toml"
+
+

@@ -1,0 +1,311 @@
+"""The study's output: opening or resuming its results file, the row of each solve, the writer.
+
+World rank 0 alone calls these. ``open_output`` creates the file, resumes a file of the same input
+(what must agree: ``compat_of``, compared with defaults filled in and limits dropped, and every
+stored point's key), or refuses a file of another input, naming the difference; ``plan_resumption``
+says which points are left and which stored solves they reuse; ``Writer`` writes every finished
+solve and point at once and logs the study's progress. The file format is results_file.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import __version__
+from .bath import decompose_baths, decomposition_error, spectral_densities
+from .config import RunConfig
+from .results_file import (IncompatibleFile, OutputLock, ResultsFile, StoredState, candidate_paths, compat_difference,
+                           empty_row, input_digest, output_path_problem, read_summary, remove_stale_temporaries)
+from .planning import ranges_text
+from .study import FAILED_STATUSES, GOOD_STATUSES, MODEL_COLUMNS, RETRY_STATUSES, Request, Study
+
+if TYPE_CHECKING:  # no PETSc for readers of this module
+    from .point import PointResult
+
+log = logging.getLogger("nesb_hpc")
+
+EXIT_OK, EXIT_FAILED_POINTS = 0, 3
+
+
+# Keys of the shared tables that do not change any stored number: limits a successful solve does
+# not depend on (a fit uses the fewest terms that meet fit_tolerance, whatever the cap).
+NOT_PHYSICS = {"bath": ("fit_max_terms",)}
+
+
+def compat_of(cfg: RunConfig) -> dict:
+    """What a file and an input must share for the file to be resumed: the study kind, [bath] and
+    [hierarchy]. [model] and the study's own keys are matched point by point (each point's key);
+    [solver] may change (each solve records its method, residual and status)."""
+    return {"format": 2, "study": {"kind": cfg.study.kind}, "bath": cfg.bath.to_dict(),
+            "hierarchy": cfg.hierarchy.to_dict()}
+
+
+def comparable_compat(compat: dict) -> dict:
+    """A stored or current compat as compared: keys absent from it (written by an older version)
+    take today's defaults, and keys that change no result are dropped. So a file stays resumable
+    when a key with a default is added, and when a limit such as fit_max_terms is raised."""
+    defaults = compat_of(RunConfig())
+    out = dict(compat)
+    for table, default in defaults.items():
+        if isinstance(default, dict) and isinstance(compat.get(table), dict):
+            merged = {**default, **compat[table]}
+            out[table] = {k: v for k, v in merged.items() if k not in NOT_PHYSICS.get(table, ())}
+    return out
+
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+def versions(comm_size: int) -> dict:
+    from mpi4py import MPI
+    from petsc4py import PETSc
+
+    import petsc4py
+    import slepc4py
+
+    petsc = ".".join(str(v) for v in PETSc.Sys.getVersion())
+    from slepc4py import SLEPc
+
+    slepc = ".".join(str(v) for v in SLEPc.Sys.getVersion())
+    return {
+        "nesb_hpc_version": __version__, "petsc_version": petsc, "slepc_version": slepc,
+        "petsc4py_version": petsc4py.__version__, "slepc4py_version": slepc4py.__version__,
+        "petsc_scalar": np.dtype(PETSc.ScalarType).name,
+        "mpi_library": MPI.Get_library_version().replace("\x00", "").splitlines()[0].strip(),
+        "n_ranks": comm_size,
+    }
+
+
+def result_row(request: Request, res: PointResult, ranks: int) -> np.ndarray:
+    """The results row of one solve (model, sizes, currents, diagnostics, timings)."""
+    m = request.model
+    row = empty_row()
+    for name in MODEL_COLUMNS:
+        row[name] = getattr(m, name)
+    row["role"] = request.role
+    row["depth"] = request.depth
+    row["n_bose"] = request.n_bose
+    row["n_modes"], row["n_ados"], row["n_unknowns"] = res.n_modes, res.n_ados, res.n_unknowns
+    row["nonzeros"] = res.nonzeros
+    row["I1"], row["I2"] = res.currents[0], res.currents[1]
+    row["residual"] = res.report.residual
+    row["iterations"] = res.report.iterations
+    row["method"] = res.report.method
+    row["status"] = res.status
+    row["reason"] = res.report.reason[:48]
+    if res.observables is not None:
+        row["conservation"] = res.observables.conservation
+        row["x0"], row["x1"], row["x2"], row["x3"] = res.observables.bloch
+        row["positivity"] = res.observables.positivity
+    row["time_s"] = res.timings["total_s"]
+    row["assembly_s"] = res.timings["assembly_s"]
+    row["solve_s"] = res.timings["setup_s"] + res.timings["solve_s"]
+    row["peak_rss_mb"] = res.peak_rss_mb
+    row["ranks"] = ranks
+    return row
+
+
+_DECOMPOSITION_ERRORS: dict = {}
+
+
+def check_decomposition(cfg: RunConfig, model, bath=None) -> list[float]:
+    """Relative error of each bath's C(t) against quadrature (NaN for given exponents).
+
+    Memoised per process: the relative error does not depend on alpha (C(t) and its
+    decomposition both scale with it), and quadrature costs about 0.5 s per bath."""
+    bath = bath or cfg.bath
+    key = (json.dumps(bath.to_dict(), sort_keys=True, default=str), model.T1, model.T2,
+           model.alpha1 == 0.0, model.alpha2 == 0.0)
+    if key not in _DECOMPOSITION_ERRORS:
+        errors = []
+        alphas = (model.alpha1, model.alpha2)
+        for J, T, dec, alpha in zip(spectral_densities(model, bath), (model.T1, model.T2),
+                                    decompose_baths(model, bath), alphas):
+            # an uncoupled bath (alpha = 0) has C = 0 exactly, decomposed exactly
+            errors.append(float("nan") if J is None else 0.0 if alpha == 0.0 else decomposition_error(dec, J, T))
+        _DECOMPOSITION_ERRORS[key] = errors
+    return _DECOMPOSITION_ERRORS[key]
+
+
+def error_row(request: Request, message: str, ranks: int) -> np.void:
+    """The results row of a solve that could not be made: status "error", the message's start."""
+    row = empty_row()
+    for name in MODEL_COLUMNS:
+        row[name] = getattr(request.model, name)
+    row["role"], row["depth"], row["n_bose"] = request.role, request.depth, request.n_bose
+    row["status"], row["reason"], row["method"] = "error", message[:48], "none"
+    row["ranks"] = ranks
+    return row[()]
+
+
+def failure_text(row) -> str:
+    """The reason stored in a results row, as text."""
+    return row["reason"].decode() if isinstance(row["reason"], bytes) else str(row["reason"])
+
+
+class Writer:
+    """World rank 0: writes every result at once and logs the study's progress."""
+
+    def __init__(self, cfg: RunConfig, study: Study, results: ResultsFile, n_todo: int, n_skipped: int):
+        self.cfg, self.study, self.results = cfg, study, results
+        self.n_todo, self.n_skipped = n_todo, n_skipped
+        self.finished = 0
+        self.t0 = time.perf_counter()
+        self.by_index = {t.index: t for t in study.tasks}
+        self.warned = False
+
+    def rows(self, items) -> None:
+        self.results.write([row for _, row, _ in items], [info for _, _, info in items], [])
+        for point, row, info in items:
+            if row["status"] == b"error":
+                message = json.loads(info).get("message", "") if info else ""
+                log.warning("solve %d of point %d could not be made: %s", int(row["eval"]), point,
+                            message or row["reason"].decode())
+                continue
+            (log.info if row["status"] == b"ok" else log.warning)(solve_line(row))
+            errors = json.loads(info).get("decomposition_error", []) if info else []
+            fitted = self.cfg.bath.fit_tolerance > 0
+            limit = max(self.cfg.bath.tolerance, self.cfg.bath.fit_tolerance)
+            bad = [e for e in errors if e > limit]
+            if bad and not self.warned:
+                self.warned = True
+                log.warning("point %d: decomposed C(t) deviates from quadrature by %.2e (relative) > "
+                            "tolerance %.1e: %s", point, max(bad), limit,
+                            "lower [bath] fit_tolerance" if fitted else "raise [bath] n_bose")
+
+    def done(self, items) -> None:
+        self.results.write([], [], [summary for _, summary in items])
+        for point, s in items:
+            self.finished += 1
+            task = self.by_index[point]
+            label = " ".join(f"{k}={v:.4g}" for k, v in task.label) or "[model]"
+            status = s["status"].decode()
+            text = (f"point {point} ({label}): {self.study.describe(s)} | {status}"
+                    f"{': ' + s['reason'].decode() if s['reason'] else ''} | {s['n_solves']} solves, "
+                    f"{s['time_s']:.2f} s")
+            (log.info if status in GOOD_STATUSES else log.warning)(text)
+            elapsed = time.perf_counter() - self.t0
+            left = self.n_todo - self.finished
+            total = self.n_todo + self.n_skipped
+            log.info("progress %d/%d points (%d done before), elapsed %.1f s%s", self.finished + self.n_skipped,
+                     total, self.n_skipped, elapsed,
+                     f", about {elapsed / self.finished * left:.0f} s left" if left > 0 else "")
+
+
+# ----------------------------------------------------------------------------- opening and resuming
+
+
+def _stored_mismatch(study: Study, state: StoredState) -> str | None:
+    """Why the stored solves/points do not belong to this study (None if they do)."""
+    tasks = {t.index: t for t in study.tasks}
+    for table, what in ((state.summary, "point"), (state.rows, "solve of point")):
+        for row in table:
+            point = int(row["point"])
+            task = tasks.get(point)
+            if task is None:
+                return f"the file has {what} {point}, the input only {len(tasks)} points"
+            if row["key"].decode() != task.key:
+                diffs = [f"{n} = {float(row[n]):.6g} in the file, {getattr(task.model, n):.6g} in the input"
+                         for n in MODEL_COLUMNS if n in (table.dtype.names or ())
+                         and np.isfinite(row[n]) and float(row[n]) != getattr(task.model, n)
+                         and not (what != "point" and n in ("theta", "T1", "T2", "depth"))]
+                why = "; ".join(diffs[:3]) or "the [study] settings differ"
+                return f"{what} {point} was computed for another input ({why})"
+    return None
+
+
+def open_output(cfg: RunConfig, study: Study, input_text: str, meta: dict):
+    """Rank 0: (ResultsFile, StoredState | None, lock) for this input; IncompatibleFile if refused."""
+    choice = cfg.study.get("if_incompatible")
+    first_reason = None
+    for path in candidate_paths(cfg.output.path):
+        problem = output_path_problem(path)
+        if problem:
+            raise IncompatibleFile(problem)
+        lock = OutputLock(path).acquire()
+        try:
+            remove_stale_temporaries(path)
+            if cfg.output.overwrite and path == cfg.output.path or not os.path.exists(path):
+                if os.path.exists(path):
+                    log.info("replacing %s once this run stores its first result ([output] overwrite = true)", path)
+                return _create(path, cfg, study, input_text, meta), None, lock
+            try:
+                state = ResultsFile.load(path)
+                stored = state.compat
+                reason = ("it was written by an older nesb_hpc (no format-2 layout)" if stored is None
+                          else compat_difference(comparable_compat(stored), comparable_compat(compat_of(cfg)))
+                          or _stored_mismatch(study, state))
+            except (OSError, KeyError) as exc:
+                reason = f"it cannot be read as a results file ({exc})"
+            if reason is None:
+                return ResultsFile(path), state, lock
+        except BaseException:
+            lock.release()
+            raise
+        lock.release()
+        first_reason = first_reason or (path, reason)
+        if choice != "new_file":
+            break
+    path, reason = first_reason
+    raise IncompatibleFile(
+        f"{path} holds results of a different input: {reason}. To keep both, set [study] "
+        f'if_incompatible = "new_file" (writes the first free {path[:-3]}-N.h5); to replace it, '
+        "set [output] overwrite = true; or choose another [output] path")
+
+
+def _create(path, cfg, study, input_text, meta) -> ResultsFile:
+    normalised = cfg.to_dict()
+    attrs = {"input_toml": input_text, "input_normalised": json.dumps(normalised, sort_keys=True, default=str),
+             "input_digest": input_digest(normalised), "compat": json.dumps(compat_of(cfg), sort_keys=True),
+             "study_kind": cfg.study.kind, "n_points": len(study.tasks), **meta}
+    return ResultsFile.create(path, attrs, study.summary_dtype, defer=True)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def plan_resumption(study: Study, state: StoredState | None, retry_failed: bool = False) -> dict:
+    """Which points to run, and the stored solves of each (rank 0). Points stopped by a limit are
+    continued, failed ones only with retry_failed; solves that did not succeed are never reused."""
+    if state is None:
+        return {"todo": [t.index for t in study.tasks], "stored": {}, "skipped": 0}
+    rerun = RETRY_STATUSES + (FAILED_STATUSES if retry_failed else ())
+    finished = {int(s["point"]) for s in state.summary if s["status"].decode() not in rerun}
+    stored: dict[int, list] = {}
+    for row, info in zip(state.rows, state.infos):
+        if int(row["point"]) not in finished and row["status"].decode() == "ok":
+            stored.setdefault(int(row["point"]), []).append((row, info))
+    todo = [t.index for t in study.tasks if t.index not in finished]
+    return {"todo": todo, "stored": stored, "skipped": len(finished)}
+
+
+def exit_code(results: ResultsFile, outcome: dict, study: Study) -> int:
+    if outcome["unfinished"] and outcome["signum"]:
+        log.warning("stopped by signal %d with %d point(s) unfinished: every finished solve and point is in %s; "
+                    "run the same command again to resume", outcome["signum"], outcome["unfinished"], results.target)
+        return 128 + outcome["signum"]
+    summary = read_summary(results.path)
+    bad = [int(s["point"]) for s in summary if s["status"].decode() not in GOOD_STATUSES]
+    if bad:
+        log.warning("%d of %d points failed or did not converge (points %s): see status and reason in %s",
+                    len(bad), len(study.tasks), ranges_text(sorted(bad)), results.target)
+        return EXIT_FAILED_POINTS
+    log.info("study complete: %d points in %s", len(summary), results.target)
+    return EXIT_OK
+
+
+def solve_line(row) -> str:
+    """One solve, as logged: where, size, currents, conservation, solver, time, memory."""
+    model = " ".join(f"{n}={float(row[n]):.4g}" for n in ("delta", "theta", "alpha1", "alpha2", "T1", "T2"))
+    return (f"solve {int(row['eval'])} of point {int(row['point'])} ({row['role'].decode()}): {model} | depth "
+            f"{int(row['depth'])}, n_bose {int(row['n_bose'])}, ADOs {int(row['n_ados']):,} | I1 = {row['I1']:.10e} "
+            f"I2 = {row['I2']:.10e} | |I1+I2|/|I1| = {row['conservation']:.1e} | {row['method'].decode()} "
+            f"{row['reason'].decode()} it={int(row['iterations'])} residual {row['residual']:.1e} | "
+            f"{row['time_s']:.2f} s on {int(row['ranks'])} ranks, {row['peak_rss_mb']:.0f} MiB/rank")

@@ -1,0 +1,100 @@
+"""plot: malformed, hostile or unfinished files give one clear PlotError, never a traceback, and
+nothing outside the file is read (external links, external or virtual storage, absurd sizes)."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from nesb_hpc.results_file import FORMAT, RESULT_DTYPE, ResultsFile, empty_row
+from nesb_hpc.plot import PlotError, plot_results
+
+SUMMARY = np.dtype([("point", "i8"), ("key", "S16"), ("status", "S16"), ("reason", "S64"), ("I1", "f8"),
+                    ("alpha1", "f8")])
+ATTRS = {"input_normalised": json.dumps({"study": {"kind": "sweep", "alpha": [0.1, 0.2]}}),
+         "study_kind": "sweep", "n_points": 2}
+
+
+def _results_file(path, summary_dtype=SUMMARY, attrs=ATTRS):
+    f = ResultsFile.create(str(path), attrs, summary_dtype)
+    row = empty_row()
+    row["point"], row["I1"], row["status"] = 0, 1.0, b"ok"
+    s = np.zeros((), summary_dtype)
+    s["point"], s["status"] = 0, b"ok"
+    f.write([row[()]], ["{}"], [s[()]])
+    return str(path)
+
+
+def _raw(path, build):
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["input_normalised"] = ATTRS["input_normalised"]
+        build(f)
+    return str(path)
+
+
+def _external_link(f):
+    f["results"] = h5py.ExternalLink("/etc/other.h5", "/results")
+
+
+def _external_storage(f):
+    f.create_dataset("results", shape=(4,), dtype=RESULT_DTYPE, external=[("/tmp/elsewhere.bin", 0, h5py.h5f.UNLIMITED)])
+
+
+def _huge(f):
+    f.create_dataset("results", shape=(10**12,), dtype=RESULT_DTYPE, chunks=(64,))  # nothing written: tiny file
+    f.create_dataset("summary", shape=(0,), dtype=SUMMARY)
+
+
+def _two_dimensional(f):
+    f.create_dataset("results", shape=(2, 2), dtype=RESULT_DTYPE)
+    f.create_dataset("summary", shape=(0,), dtype=SUMMARY)
+
+
+def _wrong_columns(f):
+    f.create_dataset("results", shape=(1,), dtype=np.dtype([("x", "f8")]))
+    f.create_dataset("summary", shape=(0,), dtype=SUMMARY)
+
+
+def _group_not_table(f):
+    f.create_group("results")
+
+
+@pytest.mark.parametrize("build, fragment", [
+    (_external_link, "is a link to elsewhere"),
+    (_external_storage, "keeps its data outside the file"),
+    (_huge, "declares"),
+    (_two_dimensional, "has shape (2, 2)"),
+    (_wrong_columns, "lacks the columns point, status, I1, depth"),
+    (_group_not_table, "is not a table"),
+    (lambda f: None, "has no /results table"),
+])
+def test_hostile_structures_are_refused(tmp_path, build, fragment):
+    path = _raw(tmp_path / "bad.h5", build)
+    with pytest.raises(PlotError, match="bad.h5") as info:
+        plot_results(path, str(tmp_path))
+    assert fragment in str(info.value)
+
+
+def test_other_files_are_named(tmp_path):
+    text = tmp_path / "notes.h5"
+    text.write_text("not hdf5")
+    with pytest.raises(PlotError, match="is not an HDF5 file"):
+        plot_results(str(text))
+    with h5py.File(tmp_path / "foreign.h5", "w") as f:
+        f["x"] = 1
+    with pytest.raises(PlotError, match="not a results file of this nesb_hpc"):
+        plot_results(str(tmp_path / "foreign.h5"))
+    with pytest.raises(PlotError, match="does not exist"):
+        plot_results(str(tmp_path / "absent.h5"))
+
+
+def test_malformed_contents_are_one_clear_error(tmp_path):
+    """A structurally valid file whose columns do not fit its study kind (here: no swept column)."""
+    bad_summary = np.dtype([("point", "i8"), ("status", "S16"), ("I1", "f8")])
+    path = _results_file(tmp_path / "odd.h5", bad_summary)
+    with pytest.raises(PlotError, match="not a well-formed results file"):
+        plot_results(path, str(tmp_path))
