@@ -414,6 +414,23 @@ def _components(n: int, edges) -> list[list[int]]:
     return sorted(groups.values())
 
 
+def _pole_clusters(jrates: list[complex], brates: list[float], rho: float) -> list[tuple[list[int], list[int]]]:
+    """Clusters of the poles of J (rates jrates, Re > 0) and the Bose poles (brates) as index lists
+    (into jrates, into brates): single linkage within rho of J-J and J-Bose pairs (module doc).
+
+    The rates and the relation are symmetric under conjugation, so the mirror image of a cluster is
+    a cluster; one holding rates of both half planes is joined with its mirror, after which every
+    cluster is closed under conjugation or the mirror image of another."""
+    nj, nb = len(jrates), len(brates)
+    edges = [(a, b) for a in range(nj) for b in range(a + 1, nj) if _close(jrates[a], jrates[b], rho)]
+    edges += [(a, nj + b) for a in range(nj) for b in range(nb) if _close(jrates[a], brates[b], rho)]
+    for comp in _components(nj + nb, edges):
+        ims = [jrates[i].imag for i in comp if i < nj]
+        if ims and not (all(x > 0 for x in ims) or all(x < 0 for x in ims)):
+            edges += [(i, k) for i in comp if i < nj for k in range(nj) if jrates[k] == jrates[i].conjugate()]
+    return [([i for i in c if i < nj], [i - nj for i in c if i >= nj]) for c in _components(nj + nb, edges)]
+
+
 def _order_nodes(nodes: list[tuple[complex, int]]) -> list[complex]:
     """p-order of (rate, multiplicity) nodes of a self-conjugate set: sorted by (Re, |Im|); each
     conjugate pair as u, conj(u) (Im u > 0), repeated by multiplicity."""
@@ -555,32 +572,8 @@ def exact_decomposition(J: RationalPoles, T: float, bose_kind: str = "pade", n_b
         bnodes += [((2.0 * math.pi * k) * T, 2.0 * T, k) for k in sorted(extra)]
     else:
         bnodes = [(float(xi * T), float(2.0 * e * T), j) for j, (e, xi) in enumerate(zip(bose.eta, bose.xi))]
-    nj = len(jnodes)
-    edges = [(a, b) for a in range(nj) for b in range(a + 1, nj) if _close(rates[jnodes[a]], rates[jnodes[b]], rho)]
-    edges += [(a, nj + b) for a in range(nj) for b in range(len(bnodes)) if _close(rates[jnodes[a]], bnodes[b][0], rho)]
-    comps = _components(nj + len(bnodes), edges)
-    # a cluster is closed under conjugation, or its mirror is another cluster: join mixed ones
-    groups = []
-    for comp in comps:
-        jset = {jnodes[i] for i in comp if i < nj}
-        groups.append([jset, {i - nj for i in comp if i >= nj}])
-    changed = True
-    while changed:
-        changed = False
-        for g in groups:
-            ims = [rates[i].imag for i in g[0]]
-            if g[0] and not (all(x > 0 for x in ims) or all(x < 0 for x in ims)):
-                conj = {i2 for i in g[0] for i2 in jnodes if rates[i2] == rates[i].conjugate()}
-                if not conj <= g[0]:
-                    for h in groups:
-                        if h is not g and h[0] & conj:
-                            g[0] |= h[0]
-                            g[1] |= h[1]
-                            groups.remove(h)
-                            changed = True
-                            break
-                if changed:
-                    break
+    groups = _pole_clusters([rates[i] for i in jnodes], [b[0] for b in bnodes], rho)
+    groups = [({jnodes[i] for i in jl}, set(bl)) for jl, bl in groups]
     real_items, imag_items = [], []
     for jset, bset in groups:
         if not jset:  # an isolated Bose pole
