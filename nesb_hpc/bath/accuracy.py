@@ -19,7 +19,7 @@ on a grid of times t (units 1/omega_c) that sees every component of C:
   which changes by e^-0.5 per point, is left there);
 - from t = 0, or from t = dt where C^R(0) is infinite (J ~ 1/w at large w: Drude-Lorentz).
 
-For the paper's J that is 52 points at T >= 1/(2 pi), 94 at T = 0.02 (against 81 on [0, 40]).
+For the paper's J that is 51 points at T >= 1/(2 pi), 95 at T = 0.02 (against 81 on [0, 40]).
 
 The quadrature costs 5-15 ms per point, so the reference is computed once per (J shape, T, grid)
 and cached at alpha = 1: C and every decomposition of it are linear in alpha, so the relative
@@ -43,8 +43,8 @@ from .quadrature import correlation_quadrature
 DECAY_LENGTHS = 25.0   # the grid ends where every component has decayed by e^-25 = 1.4e-11
 # The largest number of Bose terms select_n_bose tries. Each Bose term is one hierarchy index per
 # bath (separate or merged form alike): 40 per bath gives 2 x (8 + 40) = 96 indices for the paper's
-# J, already 4.4M ADOs at depth 4, the most a run can afford; and 40 Pade terms reach the
-# quadrature's own accuracy (1e-11) down to T = 0.1 (docs/decomposition.md s4).
+# J, already 3.9M ADOs at depth 4, the most a run can afford; and 40 Pade terms are within 4e-11 of
+# quadrature at T = 0.1, 7e-10 at 0.05, 3e-8 at 0.02 (docs/decomposition.md s7).
 N_BOSE_CAP = 40
 
 
