@@ -13,7 +13,9 @@ C(t) = (1/pi) Int_0^inf J(w) [coth(w/2T) cos(wt) - i sin(wt)] dw):
    1/tanh(x/2), the closed-form [0/1] Pade and the small-x order x^(4N+1).
 3. eta differentiates the basis (central differences with a rigorous O(h^2) bound and the h^2
    scaling), basis(0) = phi0, and expm(eta t) phi0 equals the explicit
-   (g t)^k/k! e^{-g t} (cos, sin)(W t) functions of decomposition.py's docstring.
+   (g t)^k/k! e^{-g t} (cos, sin)(W t) functions of decomposition.py's docstring; the same for the
+   Newton chains of nearly coincident poles (against the explicit divided differences of e^{-vt},
+   and the Jordan chain at coincidence). Temperatures through the coincidences: test_bath_temperatures.py.
 4. Exact structural facts: C^I(0) = 0 (J decaying faster than 1/w), = -lambda*gamma for Drude-
    Lorentz; phi0 = 0 for k >= 1; a, eta, phi0 real and finite (also at large n_bose).
 5. from_exponents (QuTiP vocabulary): Drude-Lorentz and underdamped exponents derived here by hand
@@ -34,6 +36,8 @@ import numpy as np
 import pytest
 
 from nesb_hpc.bath import (
+    BasisFamily,
+    Chain,
     RationalCutoff,
     Underdamped,
     correlation_quadrature,
@@ -43,6 +47,7 @@ from nesb_hpc.bath import (
     from_exponents,
 )
 from nesb_hpc.bath.bose import matsubara, pade
+from nesb_hpc.bath.decomposition import basis_function
 from nesb_hpc.bath.spectral import RationalPoles
 
 # QUADPACK warns on some t ("bad integrand behavior"); the reference's quality is asserted through
@@ -310,8 +315,37 @@ FAMILIES = _families()
 FAMILY_IDS = [f[0] for f in FAMILIES]
 
 
-@pytest.mark.parametrize("name,fam,expected", FAMILIES, ids=FAMILY_IDS)
-def test_eta_differentiates_basis(name, fam, expected):
+def _chain_families():
+    """Families with Newton chains (nearly coincident poles summed together, decomposition.py):
+    a Bose pole 5% from the cutoff pole (5 real nodes), the underdamped J near critical damping
+    with a Bose pole at its rate (a self-conjugate chain with a complex pair), two nearby complex
+    rates with cancelling weights (a paired chain: Re and -Im of each function)."""
+    out = []
+    dec = exact_decomposition(PAPER.rational(), 1.05 / pade(3).xi[0], "pade", 3)
+    out += [("paper near xi_1 R", dec.real), ("paper near xi_1 I", dec.imag)]
+    dec = exact_decomposition(Underdamped(alpha=1.0, omega0=1.0, gamma=1.99).rational(), 0.995 / pade(3).xi[0],
+                              "pade", 3)
+    out += [("underdamped critical R", dec.real), ("underdamped critical I", dec.imag)]
+    c = 50.0 + 20.0j
+    dec = from_exponents([c, -c, np.conj(c), -np.conj(c), 0.4], [0.5 + 3j, 0.52 + 3.02j, 0.5 - 3j, 0.52 - 3.02j, 2.0],
+                         [-0.4], [2.0])
+    out += [("exponents near pair R", dec.real)]
+    return out
+
+
+CHAIN_FAMILIES = _chain_families()
+
+
+def test_chain_families_are_chains():
+    """The families above do contain the Newton functions they are meant to test."""
+    for name, fam in CHAIN_FAMILIES:
+        if not name.endswith(" I") or "underdamped" in name:
+            assert any(len(k) == 5 for k in fam.keys), name
+
+
+@pytest.mark.parametrize("name,fam", [(n, f) for n, f, _ in FAMILIES] + CHAIN_FAMILIES,
+                         ids=FAMILY_IDS + [f[0] for f in CHAIN_FAMILIES])
+def test_eta_differentiates_basis(name, fam):
     np.testing.assert_array_equal(fam.basis(0.0)[:, 0], fam.phi0)  # expm(0) = 1 exactly
     norm_eta = np.linalg.norm(fam.eta, 2)
     t = np.linspace(0.05, 10.0, 40)
@@ -330,6 +364,39 @@ def test_eta_differentiates_basis(name, fam, expected):
     assert e1 / (norm_eta * phi_max) < 1.67e-7
     # ... and the residual is pure discretisation error: it falls by 4 when h halves (O(h^2)).
     assert 3.6 < e1 / e2 < 4.4, e1 / e2
+
+
+@pytest.mark.parametrize("nodes,self_conjugate", [
+    ((1.0, 1.3, 0.8, 2.0), True),                     # real rates
+    ((1 + 0.2j, 1 - 0.2j, 0.9, 1.5), True),           # a conjugate pair first (Re chi_p)
+    ((0.5 + 3j, 0.55 + 2.9j, 0.6 + 3.2j), False),     # a mirror pair of chains (Re, -Im chi_p)
+], ids=["real", "self-conjugate", "paired"])
+def test_newton_chain_is_the_divided_difference(nodes, self_conjugate):
+    """expm(eta t) phi0 of a Chain against the explicit divided differences of e^{-vt} at distinct
+    nodes: chi_p = s^p (-1)^p sum_{i<=p} e^{-u_i t} / prod_{j<=p, j!=i} (u_i - u_j), s = Re u_0."""
+    u = [complex(x) for x in nodes]
+    chain = Chain(tuple(u), self_conjugate)
+    fam = BasisFamily(np.ones(chain.n_functions), chain.eta(), chain.phi0(), tuple(chain.labels()),
+                      tuple(chain.keys()))
+    t = np.linspace(0.0, 20.0, 81)
+    s = u[0].real
+    chi = [s ** p * (-1) ** p * sum(np.exp(-u[i] * t) / np.prod([u[i] - u[j] for j in range(p + 1) if j != i])
+                                     for i in range(p + 1)) for p in range(len(u))]
+    expected = [f for c in chi for f in ((c.real,) if self_conjugate else (c.real, -c.imag))]
+    # the explicit sums cancel mildly at these well-separated nodes (differences >= 0.1): 1e-13
+    np.testing.assert_allclose(fam.basis(t), np.array(expected), rtol=0, atol=1e-13)
+    for key, row in zip(fam.keys, fam.basis(t)):  # the keys name the same functions
+        np.testing.assert_allclose(basis_function(key, t), row, rtol=0, atol=1e-13)
+
+
+def test_newton_chain_at_coincidence_is_the_jordan_chain():
+    """Equal nodes: chi_p = (s t)^p/p! e^{-u t}, the keys of the (g t)^k/k! e^{-g t} chain."""
+    chain = Chain((1.5,) * 4)
+    assert chain.keys() == [(1.5, 0.0, k, 0) for k in range(4)]
+    np.testing.assert_array_equal(chain.eta(), 1.5 * (np.eye(4, k=-1) - np.eye(4)))
+    t = np.linspace(0.0, 20.0, 41)
+    for k in range(4):
+        np.testing.assert_allclose(chain.complex_functions(t)[k].real, _explicit(1.5, 0.0, k, t)[0], rtol=0, atol=1e-15)
 
 
 def _explicit(gamma, omega, k, t):
@@ -359,7 +426,9 @@ def test_basis_is_the_documented_explicit_functions(name, fam, expected):
 @pytest.mark.parametrize("J,T,kind,n", [
     (PAPER, 0.2, "pade", 40), (PAPER, 1.0, "pade", 3), (PAPER, 10.0, "matsubara", 20),
     (PAPER, 1.0, "pade", 60), (UD, 0.5, "pade", 5), (UD2, 0.7, "matsubara", 5), (DL, 1.0, "pade", 4),
-], ids=["paper-0.2-pade40", "paper-1-pade3", "paper-10-mats20", "paper-1-pade60", "ud", "ud2", "dl"])
+    (PAPER, 1.0 / pade(3).xi[0], "pade", 3), (PAPER, 1.0 / (2 * np.pi), "matsubara", 3),
+], ids=["paper-0.2-pade40", "paper-1-pade3", "paper-10-mats20", "paper-1-pade60", "ud", "ud2", "dl",
+        "paper-at-coincidence-pade", "paper-at-coincidence-mats"])
 def test_structure(J, T, kind, n):
     dec = exact_decomposition(J.rational(), T, kind, n)
     for fam in (dec.real, dec.imag):

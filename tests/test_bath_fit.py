@@ -105,7 +105,13 @@ def test_fit_needs_fewer_functions_than_the_exact_decomposition_at_1e_4(T):
 
 
 def _rates(family) -> set:
-    return {(g, w) for g, w, _, _ in family.keys}
+    """(rate, |frequency|) of every function: its own, or every node of a Newton function (its key
+    carries the nodes: nearly equal rates with cancelling weights become one chain, decomposition.py)."""
+    out = set()
+    for key in family.keys:
+        out.add((key[0], key[1]))
+        out.update((v.real, abs(v.imag)) for v in (key[4] if len(key) == 5 else ()))
+    return out
 
 
 @pytest.mark.parametrize("J, T, tol", [(PAPER, 1.0, 1e-4), (PAPER, 0.9, 1e-3), (PAPER, 1.0, 1e-6),

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
-
-from .decomposition import (BasisFamily, BathDecomposition, SharedBasis, exact_decomposition, from_exponents,
+from .accuracy import decomposition_error, error_grid, select_n_bose
+from .decomposition import (BasisFamily, BathDecomposition, Chain, SharedBasis, exact_decomposition, from_exponents,
                             shared_basis)
 from .fit import FittedDecomposition, fit_bath, fit_decomposition
 from .quadrature import correlation_quadrature
 from .spectral import RationalCutoff, Underdamped, drude_lorentz
 
 __all__ = [
-    "BasisFamily", "BathDecomposition", "FittedDecomposition", "RationalCutoff", "Underdamped",
-    "correlation_quadrature", "decompose_baths", "decomposition_error", "drude_lorentz",
-    "exact_decomposition", "fit_bath", "fit_decomposition", "from_exponents", "shared_basis",
+    "BasisFamily", "BathDecomposition", "Chain", "FittedDecomposition", "RationalCutoff", "Underdamped",
+    "correlation_quadrature", "decompose_baths", "decomposition_error", "drude_lorentz", "error_grid",
+    "exact_decomposition", "fit_bath", "fit_decomposition", "from_exponents", "select_n_bose", "shared_basis",
     "SharedBasis", "SPECTRAL_DENSITIES", "spectral_densities",
 ]
 
@@ -58,10 +57,3 @@ def decompose_baths(model, bath) -> list[BathDecomposition]:
                 for J, T in zip(spectral_densities(model, bath), temps)]
     return [exact_decomposition(J.rational(), T, bath.decomposition, bath.n_bose)
             for J, T in zip(spectral_densities(model, bath), temps)]
-
-
-def decomposition_error(dec: BathDecomposition, J, T: float, t_max: float = 40.0, n_t: int = 81) -> float:
-    """max_t |C_dec(t) - C_quad(t)| / max_t |C_quad(t)| on a uniform grid in [0, t_max]."""
-    t = np.linspace(0.0, t_max, n_t)
-    ref, _ = correlation_quadrature(J, T, t)
-    return float(np.max(np.abs(dec.correlation(t) - ref)) / np.max(np.abs(ref)))

@@ -16,6 +16,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from nesb_hpc.assembly import assemble_matrix
+from nesb_hpc.bath.bose import pade
 from nesb_hpc.partition import ownership
 from nesb_hpc.bath import (RationalCutoff, Underdamped, drude_lorentz, exact_decomposition, from_exponents,
                            shared_basis)
@@ -46,6 +47,15 @@ BATHS = {
     # QuTiP vocabulary, a rate shared by C^R and C^I and one only in C^R
     "exponents": [from_exponents([0.3, 0.1], [1.0, 2.5], [-0.2], [1.0]),
                   from_exponents([0.2, 0.05], [0.8, 3.0], [-0.1], [0.8])],
+    # Newton chains of nearly coincident poles (decomposition.py): a Bose pole 5% from the cutoff
+    # pole and one exactly on it (a Jordan chain of 5); the underdamped J near critical damping with
+    # a Bose pole at its rate (a self-conjugate chain with a complex pair); nearly equal cancelling
+    # exponents, one of them shared with C^I (the chain's first function)
+    "paper_near_poles": paper_baths(n_bose=3, temps=(1.05 / pade(3).xi[0], 1.0 / pade(3).xi[1])),
+    "underdamped_critical": [exact_decomposition(Underdamped(alpha=0.2, omega0=1.0, gamma=1.99).rational(), T, "pade", 3)
+                             for T in (1.0, 0.995 / pade(3).xi[0])],
+    "exponents_near_rates": [from_exponents([40.0, -40.0, 0.1], [1.0, 1.02, 3.0], [-0.3], [1.0]),
+                             from_exponents([30.0, -30.0], [0.8, 0.81], [-0.2], [0.8])],
 }
 
 
