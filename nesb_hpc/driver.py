@@ -30,8 +30,9 @@ import numpy as np
 
 from . import __version__, scheduler
 from .config import RunConfig
-from .output import (Writer, check_decomposition, error_row, exit_code, failure_text, open_output, plan_resumption,
-                     result_row)
+from .bath import resolved_n_bose
+from .output import (Writer, check_decomposition, decomposition_limit, error_row, exit_code, failure_text,
+                     mark_accuracy, open_output, plan_resumption, result_row)
 from .petsc_env import versions
 from .planning import Layout, SizeCache, memory_budget, memory_refusal, plan_layout, request_memory
 from .point import prepare_point, solve_prepared
@@ -203,12 +204,15 @@ class PointWork:
                     row[name] = value
             except Exception as exc:  # noqa: BLE001 - an analytic theory failing leaves NaN, not the point
                 notes["analytic_error"] = _error_text(exc)
+            # every rank judges the decomposition (memoised, deterministic): the row, and the
+            # study's decisions that read it, are the same on every rank of the group
+            try:
+                errors = check_decomposition(self.cfg, m, bath)
+            except Exception as exc:  # noqa: BLE001
+                errors, notes["decomposition_check_error"] = [], _error_text(exc)
+            mark_accuracy(row, errors, resolved_n_bose(m, bath), decomposition_limit(bath))
             info = ""
             if control.is_leader:
-                try:
-                    errors = check_decomposition(self.cfg, m, bath)
-                except Exception as exc:  # noqa: BLE001
-                    errors, notes["decomposition_check_error"] = [], _error_text(exc)
                 info = json.dumps({"options": res.report.options, "message": res.report.message,
                                    "decomposition_error": errors, **notes})
         row["point"], row["eval"], row["key"], row["run"] = task.index, n, task.key, self.run_number

@@ -50,7 +50,8 @@ def request_memory(sizing: Sizing) -> float:
 
 
 class SizeCache:
-    """Sizing of requests, memoised on what determines it (not alpha or the temperatures)."""
+    """Sizing of requests, memoised on what determines it (not alpha; the temperatures only where
+    they choose the number of Bose terms, n_bose = "auto")."""
 
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
@@ -58,8 +59,9 @@ class SizeCache:
 
     def __call__(self, request: Request, ranks: int) -> Sizing:
         m = request.model
+        temperatures = (m.T1, m.T2) if request.n_bose == "auto" else ()
         key = (request.depth, request.n_bose, m.theta, m.theta1, m.phi1, m.phi2, m.delta == 0.0,
-               m.alpha1 == 0.0, m.alpha2 == 0.0, ranks)
+               m.alpha1 == 0.0, m.alpha2 == 0.0, ranks, *temperatures)
         if key not in self.memo:
             self.memo[key] = size_of(self.cfg, request, ranks)
         return self.memo[key]

@@ -153,7 +153,11 @@ def _plot(path: str, out_dir: str | None, attrs: dict, rows: np.ndarray, summary
     elif axis is None:
         raise PlotError(f"{path}: the study sweeps nothing, a single point has no curve to plot")
     elif kind == "sweep":
-        fig = _plot_sweep(plt, good, study, axis)
+        # inaccurate points (C(t) missed [bath] tolerance) are drawn open, like unconverged ones
+        shown = summary[np.isin([s.decode() for s in summary["status"]], ("ok", "converged", "inaccurate"))]
+        accurate = np.array([s.decode() != "inaccurate" for s in shown["status"]], dtype=bool)
+        fig = _plot_sweep(plt, shown, study, axis, converged=None if accurate.all() else accurate,
+                          error=np.zeros(len(shown)), open_label="inaccurate C(t)")
     elif kind == "optimize_theta":
         fig = _plot_optimize(plt, good, study, axis)
     elif kind == "rectification":
@@ -187,8 +191,9 @@ def _converged_view(rows: np.ndarray, summary: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=dtype)
 
 
-def _plot_sweep(plt, good, study, axis, converged=None, error=None):
-    """I vs axis; with converged/error (a convergence study) error bars and open unconverged points."""
+def _plot_sweep(plt, good, study, axis, converged=None, error=None, open_label="not converged"):
+    """I vs axis; with converged/error (a convergence study) error bars and open unconverged points
+    (labelled open_label)."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     series = _series(good, study, axis)
     x_all = good[_column(axis)]
@@ -205,7 +210,7 @@ def _plot_sweep(plt, good, study, axis, converged=None, error=None):
             ax.plot(x[ok], y[ok], "s", color=color, ms=5)
             if np.any(~ok):
                 ax.plot(x[~ok], y[~ok], "s", color=color, ms=7, mfc="none",
-                        label=f"not converged {label}".strip())
+                        label=f"{open_label} {label}".strip())
         for col, theory in (("I_redfield", "Redfield"), ("I_ptre", "NE-PTRE")):
             ya = good[col][idx]
             # a theory that gives zero here (Redfield at theta = 0: the O(alpha) current vanishes,

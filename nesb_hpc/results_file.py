@@ -53,6 +53,8 @@ RESULT_COLUMNS: list[tuple[str, str]] = [
     ("iterations", "i4"), ("method", "S12"), ("status", "S16"), ("reason", "S48"),
     ("time_s", "f8"), ("assembly_s", "f8"), ("solve_s", "f8"), ("peak_rss_mb", "f8"), ("ranks", "i4"),
     ("I_redfield", "f8"), ("I_ptre", "f8"),
+    # added later (files written before lack them: rows are stored with the columns a file has)
+    ("n_bose1", "i4"), ("n_bose2", "i4"), ("decomposition_error", "f8"),
 ]
 RESULT_DTYPE = np.dtype(RESULT_COLUMNS)
 _STR = h5py.string_dtype()
@@ -62,6 +64,21 @@ def input_digest(normalised_input: dict) -> str:
     """SHA-256 of the normalised input less [output] (recorded; resumption checks `compat`)."""
     physics = {k: v for k, v in normalised_input.items() if k != "output"}
     return hashlib.sha256(json.dumps(physics, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def as_dtype(rows, dtype: np.dtype) -> np.ndarray:
+    """Rows (structured, any columns) in a table's dtype: columns the table lacks are dropped (a
+    file written by an earlier version), columns the rows lack keep the empty row's values."""
+    out = np.zeros(len(rows), dtype=dtype)
+    for name in dtype.names:
+        if dtype.fields[name][0].kind == "f":
+            out[name] = np.nan
+    for i, row in enumerate(rows):
+        have = row.dtype.names
+        for name in dtype.names:
+            if name in have:
+                out[i][name] = row[name]
+    return out
 
 
 def empty_row() -> np.ndarray:
@@ -300,7 +317,7 @@ class ResultsFile:
                 n = table.shape[0]
                 table.resize((n + len(rows),))
                 info.resize((n + len(rows),))
-                table[n:] = np.array(rows, dtype=RESULT_DTYPE)
+                table[n:] = as_dtype(rows, table.dtype)
                 info[n:] = infos
             if summaries:
                 table = f["summary"]
@@ -311,7 +328,7 @@ class ResultsFile:
                         i = table.shape[0]
                         table.resize((i + 1,))
                         existing[int(s["point"])] = i
-                    table[i] = s
+                    table[i] = as_dtype([s], table.dtype)[0]
 
         self._rewrite(update)
 

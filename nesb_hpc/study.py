@@ -30,12 +30,15 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from .bath import N_BOSE_AUTO
 from .config import STUDY_LAYOUT_KEYS, STUDY_PARAMS, SWEEP_KEYS, InputError, ModelConfig, RunConfig
 
 MODEL_COLUMNS = ("delta", "theta", "alpha1", "alpha2", "T1", "T2", "theta1", "phi1", "phi2")
 # Statuses of a point (summary "status"): a point is good if "ok" or "converged"; a point stopped
 # by a limit is continued when the study is re-run.
 GOOD_STATUSES = ("ok", "converged")
+# a solve (and its point) whose decomposed C(t) misses [bath] tolerance: computed, but not good
+INACCURATE = "inaccurate"
 RETRY_STATUSES = ("memory_limit", "time_limit")
 # points that went wrong: run again on a re-run only when asked (--retry-failed)
 FAILED_STATUSES = ("failed", "error")
@@ -68,13 +71,18 @@ class Request:
 
     model: ModelConfig
     depth: int
-    n_bose: int
+    n_bose: int | str          # "auto": chosen per bath (bath.resolved_n_bose)
     role: str = "point"
+
+    @property
+    def n_bose_column(self) -> int:
+        """n_bose as stored in a results row (bath.N_BOSE_AUTO for "auto")."""
+        return N_BOSE_AUTO if self.n_bose == "auto" else int(self.n_bose)
 
     def key(self) -> tuple:
         """What identifies a solve: depth, n_bose and the model (values to 12 significant digits,
         so that the same grid point computed from a denser range is recognised)."""
-        return (int(self.depth), int(self.n_bose), *(same_value(getattr(self.model, n)) for n in MODEL_COLUMNS))
+        return (int(self.depth), self.n_bose_column, *(same_value(getattr(self.model, n)) for n in MODEL_COLUMNS))
 
 
 def same_value(x: float) -> float:
@@ -253,6 +261,11 @@ def _summary_row(dtype: np.dtype, task: Task) -> np.ndarray:
 
 
 def _finish(row: np.ndarray, rows: list, status: str, reason: str) -> np.ndarray:
+    """Close a point's summary. A point whose result rests on an inaccurate solve (its C(t)
+    misses [bath] tolerance) is "inaccurate", not good, whatever else it reached."""
+    inaccurate = [r for r in rows if _status(r) == INACCURATE]
+    if status in GOOD_STATUSES and inaccurate:
+        status, reason = INACCURATE, reason or _failure(inaccurate[0])
     row["status"] = status
     row["reason"] = reason[:64]
     row["n_solves"] = len(rows)
@@ -264,9 +277,14 @@ def _failure(row) -> str:
     return f"{row['reason'].decode() if isinstance(row['reason'], bytes) else row['reason']}"
 
 
-def _ok(row) -> bool:
+def _status(row) -> str:
     status = row["status"]
-    return (status.decode() if isinstance(status, bytes) else str(status)) == "ok"
+    return status.decode() if isinstance(status, bytes) else str(status)
+
+
+def _ok(row) -> bool:
+    """A solve whose current can be used: "ok", or "inaccurate" (the point is then marked so)."""
+    return _status(row) in ("ok", INACCURATE)
 
 
 @dataclass

@@ -57,7 +57,7 @@ def test_defaults_are_the_documented_values():
     assert (m.theta1, m.phi1, m.phi2) == (math.pi / 2, 0.0, 0.0)
     b = cfg.bath
     assert (b.spectral_density, b.s, b.cutoff_power, b.omega_c) == ("rational", 3, 4, 1.0)
-    assert (b.omega0, b.gamma, b.decomposition, b.n_bose, b.tolerance) == (1.0, 0.2, "pade", 3, 1e-6)
+    assert (b.omega0, b.gamma, b.decomposition, b.n_bose, b.tolerance) == (1.0, 0.2, "pade", "auto", 1e-4)
     assert b.bath1 is None and b.bath2 is None
     assert cfg.hierarchy == HierarchyConfig(depth=4, truncation="total", rescale=True, modes="separate")
     s = cfg.solver
@@ -106,7 +106,7 @@ def test_default_toml_is_the_documented_demo_and_both_copies_agree():
         RunConfig(),
         model=ModelConfig(delta=0.1, theta=math.pi / 4, alpha1=0.05, alpha2=0.05, T1=1.0, T2=0.9),
         bath=BathConfig(spectral_density="rational", s=3, cutoff_power=4, decomposition="pade",
-                        n_bose=3),
+                        n_bose=3, tolerance=1e-6),
         hierarchy=HierarchyConfig(depth=4),
         solver=SolverConfig(method="auto"),
         output=OutputConfig(path="out/demo.h5", overwrite=True),

@@ -74,7 +74,7 @@ def test_dry_run_report_sizes_every_distinct_solve():
     cfg = _cfg({"kind": "convergence", "depths": [2, 3, 4], "alpha": [0.1, 1.0]})
     text = dry_run_report(cfg, 4)
     assert "study convergence: 2 points" in text and "convergence ladder" in text
-    assert "depth 4, n_bose 3" in text and "ADOs" in text
+    assert "depth 4, n_bose auto" in text and "ADOs" in text
 
 
 def test_dry_run_never_imports_petsc():

@@ -23,7 +23,7 @@ def fake_row(request: Request, I1: float, status="ok", nonzeros=1000, time_s=1.0
     row = empty_row()
     for name in ("delta", "theta", "alpha1", "alpha2", "T1", "T2", "theta1", "phi1", "phi2"):
         row[name] = getattr(request.model, name)
-    row["depth"], row["n_bose"], row["role"] = request.depth, request.n_bose, request.role
+    row["depth"], row["n_bose"], row["role"] = request.depth, request.n_bose_column, request.role
     row["I1"], row["I2"], row["status"] = I1, -I1, status
     row["reason"] = "CONVERGED_RTOL" if status == "ok" else "DIVERGED_ITS"
     row["nonzeros"], row["time_s"], row["residual"] = nonzeros, time_s, 1e-13

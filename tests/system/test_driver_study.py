@@ -376,3 +376,26 @@ def test_convergence_checks_the_decomposition_after_the_depth(tmp_path):
     assert (summary["status"] == b"converged") == converged and code == (0 if converged else 3)
     # the check is a real solve: the same point with n_bose = 3 on the world communicator
     assert check["I1"] == pytest.approx(_direct(cfg.replace_model(alpha=0.05).model, int(ref["depth"]), 3), rel=1e-9)
+
+
+def test_n_bose_auto_meets_the_tolerance_and_misses_are_inaccurate(tmp_path):
+    """n_bose = "auto" (the default) picks each bath's Bose terms from its temperature: the stored
+    solve meets [bath] tolerance and says which it chose; a fixed n_bose too small for T2 = 0.3
+    (C(t) off by 2e-2 with one Pade term) is stored "inaccurate", its point too, exit code 3."""
+    path = _path(tmp_path, "auto.h5")
+    study = {"kind": "sweep", "T2": [0.05, 0.9], "ranks_per_point": 1}
+    cfg = _cfg(path, study, bath={"n_bose": None, "tolerance": None}, hierarchy={"depth": 2, "modes": "merged"})
+    assert cfg.bath.n_bose == "auto" and cfg.bath.tolerance == 1e-4
+    assert _run(cfg) == 0
+    s, rows, _ = _read(path)
+    rows = rows[np.argsort(rows["point"])]                   # groups finish in any order
+    assert set(s["status"]) == {b"ok"} and set(rows["n_bose"]) == {-1}
+    assert list(rows["n_bose1"]) == [2, 2] and list(rows["n_bose2"]) == [9, 2]   # T1 = 1; T2 = 0.05, 0.9
+    assert np.all(rows["decomposition_error"] <= 1e-4)
+    poor = _path(tmp_path, "poor.h5")
+    cfg = _cfg(poor, {**study, "T2": [0.3]}, bath={"n_bose": 1, "tolerance": None}, hierarchy={"depth": 2})
+    assert _run(cfg) == 3
+    s, rows, _ = _read(poor)
+    assert list(rows["status"]) == [b"inaccurate"] and list(s["status"]) == [b"inaccurate"]
+    assert rows["decomposition_error"][0] > 1e-2 and np.isfinite(s["I1"][0])
+    assert b"C(t) off by" in rows["reason"][0]
