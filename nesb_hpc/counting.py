@@ -72,7 +72,7 @@ def vv_block(pauli: PauliBlocks, bath: int) -> np.ndarray:
 
 
 def correlation_kink(modes: HierarchyModes, bath: int) -> float:
-    """dC^R_b/dt at t = 0+ (energy^2 per unit time... units of C per time): sum_j readout_j down_c_j.
+    """dC^R_b/dt at t = 0+ (energy^3, i.e. C per unit time): sum_j readout_j down_c_j.
 
     Separate form: readout = eta^T a^R and down_c = phi0 on R modes (0 on I modes); merged form:
     readout = eta phi0 and down_c = a^R. Either way a^R . eta phi0. Zero for the paper's J (C^R is
