@@ -252,14 +252,3 @@ def contact_moment_weights(hier: TierOrderedHierarchy, modes: HierarchyModes, pa
     if np.max(np.abs(w.imag)) > 1e-12 * max(np.max(np.abs(w.real)), 1e-300):
         raise AssertionError("contact moment weights are not real: the ADO-0 row is not commutators only")
     return w.real.copy()
-
-
-def contact_moment_rows(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks, bath: int,
-                        lo: int, hi: int) -> BlockRows:
-    """Block rows of V^L [L(0), V^R] (complex): a generator whose <1|.|rho> equals
-    <1|V^L L(0) V^R|rho> at a steady state. Tests add -i C^I(0) s^2 times it to L(s) so that the
-    eigenvalue of a dense L(s) carries the perturbative contact term too."""
-    rows = build_block_rows(hier, modes, pauli, lo, hi)
-    ML, MR = _left_right(pauli, bath)
-    values = np.einsum("ab,kbc->kac", ML, rows.values @ MR - MR[None] @ rows.values)
-    return BlockRows(rows.lo, rows.hi, rows.indptr, rows.cols, values)
