@@ -37,7 +37,7 @@ from nesb_hpc.liouvillian import HierarchyModes, build_block_rows, impose_steady
 from nesb_hpc.observables import heat_currents
 from nesb_hpc.pauli import PauliBlocks, bloch_vector
 from nesb_hpc.point import HierarchySpec, solve_point
-from nesb_hpc.steady_state import SolverSettings
+from nesb_hpc.routes import SolverSettings
 
 COMM = MPI.COMM_WORLD
 
