@@ -116,10 +116,13 @@ def solve_prepared(comm, prepared: PreparedPoint, settings: SolverSettings,
     p = prepared
     problem, route = p.problem, p.route
     hier, modes, pauli = problem.hier, problem.modes, problem.pauli
-    if noise is not False and route.system != "trace_fixed":   # the same on every rank: before any collective
+    counted = tuple(range(len(problem.baths))) if noise is True else tuple(noise or ())
+    # checked the same way on every rank, before any collective
+    if counted and route.system != "trace_fixed":
         raise ValueError(f"noise needs a linear route that solves the steady-state matrix (e.g. \"direct\", "
                          f"\"iterative\"), not {route.name!r}: its extra solves use that matrix")
-    counted = tuple(range(len(problem.baths))) if noise is True else tuple(noise or ())
+    if any(not 0 <= b < len(problem.baths) for b in counted):
+        raise ValueError(f"noise = {noise!r}: bath indices must be in 0..{len(problem.baths) - 1}")
     # this rank's ADO range in the tier numbering (the rows are held in the matrix numbering)
     lo, hi = hier.size - p.rows.hi, hier.size - p.rows.lo
     t_rows = time.perf_counter()
