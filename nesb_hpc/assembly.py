@@ -74,3 +74,15 @@ def vector_from_local(comm, local: np.ndarray, n_global: int) -> PETSc.Vec:
     v = PETSc.Vec().createMPI((local.size, n_global), comm=comm)
     v.setArray(local.astype(PETSc.ScalarType))
     return v
+
+
+def gather_entries(x: PETSc.Vec, indices: np.ndarray) -> np.ndarray:
+    """Collective. The entries `indices` of the distributed x, on every rank (a small set)."""
+    is_from = PETSc.IS().createGeneral(indices.astype(PETSc.IntType), comm=PETSc.COMM_SELF)
+    local = PETSc.Vec().createSeq(indices.size, comm=PETSc.COMM_SELF)
+    scatter = PETSc.Scatter().create(x, is_from, local, None)
+    scatter.scatter(x, local, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
+    out = local.getArray().copy()
+    for obj in (scatter, local, is_from):
+        obj.destroy()
+    return out

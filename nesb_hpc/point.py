@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from petsc4py import PETSc
 
-from .assembly import assemble_matrix, vector_from_local
+from .assembly import assemble_matrix, gather_entries, vector_from_local
 from .bath.decomposition import BathDecomposition
 from .liouvillian import build_block_rows, impose_steady_state_conditions
+from .noise import NoiseResult, counting_statistics
 from .observables import SteadyStateObservables, observable_indices, steady_state_observables
 from .partition import matrix_index, ownership, process_range, reverse_numbering, steady_state_rhs
 from .pauli import BS
 from .problem import HierarchySpec, Problem
 from .routes import Route, SolverSettings, choose_route
-from .steady_state import SolveReport, solve
+from .steady_state import LinearSolver, SolveReport, solve
 
 __all__ = ["HierarchySpec", "PointResult", "PreparedPoint", "prepare_point", "solve_point", "solve_prepared",
            "solve_problem"]
@@ -41,6 +42,7 @@ class PointResult:
     timings: dict = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     status: str = "ok"
+    noise: NoiseResult | None = None     # solve_point(..., noise=...): cumulant rates (noise.py)
 
     @property
     def I1(self) -> float:
@@ -54,18 +56,6 @@ class PointResult:
 def peak_rss_mb() -> float:
     """This process's peak resident memory (MiB; Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _gather_entries(x: PETSc.Vec, indices: np.ndarray) -> np.ndarray:
-    """Collective. The entries `indices` of the distributed x, on every rank (a small set)."""
-    is_from = PETSc.IS().createGeneral(indices.astype(PETSc.IntType), comm=PETSc.COMM_SELF)
-    local = PETSc.Vec().createSeq(indices.size, comm=PETSc.COMM_SELF)
-    scatter = PETSc.Scatter().create(x, is_from, local, None)
-    scatter.scatter(x, local, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
-    out = local.getArray().copy()
-    for obj in (scatter, local, is_from):
-        obj.destroy()
-    return out
 
 
 @dataclass
@@ -98,48 +88,72 @@ def prepare_point(problem: Problem, settings: SolverSettings, size: int, rank: i
 
 
 def solve_point(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarray, delta: float,
-                hierarchy: HierarchySpec, settings: SolverSettings) -> PointResult:
+                hierarchy: HierarchySpec, settings: SolverSettings, noise: bool | tuple[int, ...] = False
+                ) -> PointResult:
     """Collective on comm. Steady-state heat currents of the extended HEOM for one point.
 
     baths: one decomposition per bath (C^R, C^I bases); coupling_vectors: (n_baths, 3) unit Bloch
-    vectors of V_b; delta: half gap (H_S = delta sz).
+    vectors of V_b; delta: half gap (H_S = delta sz). noise: also the zero-frequency noise of the
+    baths' energies and their cross terms (noise.counting_statistics: one extra solve per counted
+    bath with the steady state's KSP; "trace_fixed" routes only); True counts every bath, a tuple
+    of bath indices only those (e.g. (0,): S1 alone, one solve).
     """
-    return solve_problem(comm, Problem.of(baths, coupling_vectors, delta, hierarchy), settings)
+    return solve_problem(comm, Problem.of(baths, coupling_vectors, delta, hierarchy), settings, noise)
 
 
-def solve_problem(comm, problem: Problem, settings: SolverSettings) -> PointResult:
+def solve_problem(comm, problem: Problem, settings: SolverSettings, noise: bool | tuple[int, ...] = False
+                  ) -> PointResult:
     """Collective on comm. solve_point for a built Problem (problem.Problem.from_request)."""
     comm = comm if isinstance(comm, PETSc.Comm) else PETSc.Comm(comm)
-    return solve_prepared(comm, prepare_point(problem, settings, comm.size, comm.rank), settings)
+    return solve_prepared(comm, prepare_point(problem, settings, comm.size, comm.rank), settings, noise)
 
 
-def solve_prepared(comm, prepared: PreparedPoint, settings: SolverSettings) -> PointResult:
-    """Collective on comm. Assemble the prepared rows, solve, and read the currents out."""
+def solve_prepared(comm, prepared: PreparedPoint, settings: SolverSettings,
+                   noise: bool | tuple[int, ...] = False) -> PointResult:
+    """Collective on comm. Assemble the prepared rows, solve, and read the currents out (and, if
+    asked, the noise: see solve_point)."""
     comm = comm if isinstance(comm, PETSc.Comm) else PETSc.Comm(comm)
     p = prepared
     problem, route = p.problem, p.route
     hier, modes, pauli = problem.hier, problem.modes, problem.pauli
+    counted = tuple(range(len(problem.baths))) if noise is True else tuple(noise or ())
+    # checked the same way on every rank, before any collective
+    if counted and route.system != "trace_fixed":
+        raise ValueError(f"noise needs a linear route that solves the steady-state matrix (e.g. \"direct\", "
+                         f"\"iterative\"), not {route.name!r}: its extra solves use that matrix")
+    if any(not 0 <= b < len(problem.baths) for b in counted):
+        raise ValueError(f"noise = {noise!r}: bath indices must be in 0..{len(problem.baths) - 1}")
+    # this rank's ADO range in the tier numbering (the rows are held in the matrix numbering)
+    lo, hi = hier.size - p.rows.hi, hier.size - p.rows.lo
     t_rows = time.perf_counter()
     A, info = assemble_matrix(comm, p.rows, hier.size, problem.spec.matrix_type)
     p.rows = None  # freed before the solver allocates
     t_asm = time.perf_counter()
-    x = None
+    x = solver = None
+    noise_result = None
     try:
         if info.mallocs:
             raise AssertionError(f"{info.mallocs} mallocs during assembly: preallocation is wrong")
         nonzeros = comm.tompi4py().allreduce(info.nonzeros_local)
         b = vector_from_local(comm, p.rhs, BS * hier.size) if route.system == "trace_fixed" else None
         try:
-            x, report = solve(A, b, route, settings)
+            if counted:                    # keep the KSP (its LU or ILU) for the noise's solves
+                solver = LinearSolver(A, route.name, settings)
+                x, report = solver.solve(b)
+            else:
+                x, report = solve(A, b, route, settings)
         finally:
             if b is not None:
                 b.destroy()
         t_solve = time.perf_counter()
         wanted = observable_indices(hier)                     # ADO-ordered scalar indices
         ado, component = np.divmod(wanted, BS)
-        y = _gather_entries(x, BS * matrix_index(ado, hier.size) + component)
+        y = gather_entries(x, BS * matrix_index(ado, hier.size) + component)
+        if counted and report.converged:
+            noise_result = counting_statistics(comm, solver, x, hier, modes, pauli, lo, hi,
+                                               problem.spec.matrix_type, counted)
     finally:
-        for obj in (x, A):
+        for obj in (solver, x, A):
             if obj is not None:
                 obj.destroy()
     y = np.real(y) if np.iscomplexobj(y) else y
@@ -158,9 +172,11 @@ def solve_prepared(comm, prepared: PreparedPoint, settings: SolverSettings) -> P
         "solve_s": report.solve_s,
         "total_s": mpi.allreduce(t_solve - t_rows + p.rows_s, op=_max()),
     }
+    if noise_result is not None:
+        timings.update(noise_result.timings)
     status = "ok" if report.converged else "failed"
     return PointResult(currents, obs, report, hier.size, BS * hier.size, int(nonzeros), modes.size,
-                       timings, mpi.allreduce(peak_rss_mb(), op=_max()), status)
+                       timings, mpi.allreduce(peak_rss_mb(), op=_max()), status, noise_result)
 
 
 def _max():

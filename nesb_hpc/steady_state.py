@@ -69,19 +69,36 @@ def solve(A: PETSc.Mat, b: PETSc.Vec | None, route: Route | str, settings: Solve
     return solve_linear(A, b, route.name, settings)
 
 
-def solve_linear(A: PETSc.Mat, b: PETSc.Vec, method: str, settings: SolverSettings) -> tuple[PETSc.Vec, SolveReport]:
-    """Collective on A's communicator. Solve A y = b by a "trace_fixed" route (e.g. "direct",
-    "iterative")."""
-    ksp = PETSc.KSP().create(comm=A.getComm())
-    x = b.duplicate()
-    try:
-        ksp.setOptionsPrefix(PREFIX)
-        ksp.setOperators(A)
-        with petsc_options(route_options(method, settings), settings.petsc_options) as effective:
-            ksp.setFromOptions()
-            t0 = time.perf_counter()
-            ksp.setUp()
-            t1 = time.perf_counter()
+class LinearSolver:
+    """Collective on A's communicator. One KSP on A for a "trace_fixed" route (e.g. "direct",
+    "iterative"), set up once (options, preconditioner or LU), that solves any number of
+    right-hand sides: the steady state, then the counting statistics' extra solves (noise.py) with
+    the same factorisation. The creator calls destroy() (collective)."""
+
+    def __init__(self, A: PETSc.Mat, method: str, settings: SolverSettings):
+        self.A, self.method, self.settings = A, method, settings
+        self.ksp = PETSc.KSP().create(comm=A.getComm())
+        self.solves = 0
+        try:
+            self.ksp.setOptionsPrefix(PREFIX)
+            self.ksp.setOperators(A)
+            with petsc_options(route_options(method, settings), settings.petsc_options) as effective:
+                self.ksp.setFromOptions()
+                t0 = time.perf_counter()
+                self.ksp.setUp()
+                self.setup_s = time.perf_counter() - t0
+            self.options = effective
+        except Exception:
+            self.ksp.destroy()
+            raise
+
+    def solve(self, b: PETSc.Vec) -> tuple[PETSc.Vec, SolveReport]:
+        """Collective. y with A y = b, from a zero initial guess; the report's setup_s is the
+        set-up time for the first solve and 0 for later ones (they reuse it)."""
+        ksp, A, settings, method = self.ksp, self.A, self.settings, self.method
+        x = b.duplicate()
+        ksp.setInitialGuessNonzero(False)
+        t1 = time.perf_counter()
         ksp.solve(b, x)
         reason = ksp.getConvergedReason()
         residual = true_relative_residual(A, x, b)
@@ -108,11 +125,22 @@ def solve_linear(A: PETSc.Mat, b: PETSc.Vec, method: str, settings: SolverSettin
         if reason > 0 and not converged:
             name = f"INACCURATE (true residual {residual:.1e} > {accept:.0e})"
         message = "" if converged else _advice(method, name, residual)
-        report = SolveReport(method, converged, name, iterations, residual,
-                             effective, t1 - t0, t2 - t1, message)
-        return x, report
+        setup_s = self.setup_s if self.solves == 0 else 0.0
+        self.solves += 1
+        return x, SolveReport(method, converged, name, iterations, residual, self.options, setup_s, t2 - t1, message)
+
+    def destroy(self) -> None:
+        self.ksp.destroy()
+
+
+def solve_linear(A: PETSc.Mat, b: PETSc.Vec, method: str, settings: SolverSettings) -> tuple[PETSc.Vec, SolveReport]:
+    """Collective on A's communicator. Solve A y = b by a "trace_fixed" route (e.g. "direct",
+    "iterative")."""
+    solver = LinearSolver(A, method, settings)
+    try:
+        return solver.solve(b)
     finally:
-        ksp.destroy()
+        solver.destroy()
 
 
 def _advice(method: str, reason: str, residual: float) -> str:

@@ -17,18 +17,19 @@ CONSERVATION_TOL = 1e-8
 
 
 def paper_point(comm, *, alpha, theta, delta, depth, n_bose=1, T1=1.0, T2=0.9, alpha2=None,
-                method="auto", matrix_type="aij", rtol=1e-12, current_scale=0.0, modes="separate", **solver):
+                method="auto", matrix_type="aij", rtol=1e-12, current_scale=0.0, modes="separate", noise=False,
+                **solver):
     """Solve one point of the paper's model (s = 3, p = 4, Pade) and check energy conservation.
 
     current_scale: where the current itself vanishes (equilibrium, exact zeros), the typical
-    current that |I1 + I2| is measured against instead.
+    current that |I1 + I2| is measured against instead. noise: passed to solve_point.
     """
     a2 = alpha if alpha2 is None else alpha2
     baths = [exact_decomposition(RationalCutoff(alpha=a).rational(), T, "pade", n_bose)
              for a, T in ((alpha, T1), (a2, T2))]
     vecs = np.array([bloch_vector(np.pi / 2), bloch_vector(theta)])
     res = solve_point(comm, baths, vecs, delta, HierarchySpec(depth, True, matrix_type, modes),
-                      SolverSettings(method=method, rtol=rtol, **solver))
+                      SolverSettings(method=method, rtol=rtol, **solver), noise=noise)
     assert res.status == "ok", (res.report.reason, res.report.message)
     scale = max(abs(res.I1), abs(res.I2), current_scale)
     if scale > 0:

@@ -85,14 +85,15 @@ from mpi4py import MPI
 from petsc4py import PETSc
 import numpy as np
 from heom_helpers import paper_point
-res = paper_point(MPI.COMM_SELF, alpha=0.1, theta=np.pi / 4, delta=0.1, depth=4, method={method!r})
-print(json.dumps({{"scalar": np.dtype(PETSc.ScalarType).name, "I1": res.I1, "I2": res.I2}}))
+res = paper_point(MPI.COMM_SELF, alpha=0.1, theta=np.pi / 4, delta=0.1, depth=4, method={method!r}, noise=True)
+print(json.dumps({{"scalar": np.dtype(PETSc.ScalarType).name, "I1": res.I1, "I2": res.I2,
+                  "S": res.noise.second.tolist()}}))
 """
 
 
 @pytest.mark.parametrize("method", ["direct", "iterative"])
 def test_real_and_complex_petsc_builds_agree(method):
-    """Debian ships both builds; the currents must not depend on the scalar type."""
+    """Debian ships both builds; the currents and the noise must not depend on the scalar type."""
     out = {}
     for build in ("real", "complex"):
         petsc_dir = f"/usr/lib/petscdir/petsc3.18/x86_64-linux-gnu-{build}"
@@ -106,6 +107,8 @@ def test_real_and_complex_petsc_builds_agree(method):
         out[build] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["real"]["scalar"] == "float64" and out["complex"]["scalar"] == "complex128"
     assert abs(out["real"]["I1"] - out["complex"]["I1"]) <= 1e-10 * abs(out["real"]["I1"])
+    S_real, S_complex = np.array(out["real"]["S"]), np.array(out["complex"]["S"])
+    assert np.max(np.abs(S_real - S_complex)) <= 1e-10 * np.max(np.abs(S_real))
 
 
 @pytest.mark.mpi

@@ -4,6 +4,9 @@ Public API (names fixed; others call these):
 
 - ``golden_rule_current(delta, T1, T2, J1, J2, theta1=pi/2, theta2=pi/2) -> float``
       docs/model.md s6 formula, O(alpha), general polar angles          (golden_rule.py)
+- ``golden_rule_noise(delta, T1, T2, J1, J2, theta1=pi/2, theta2=pi/2) -> float``
+      zero-frequency noise of the energy leaving bath 1, sequential transfers of 2 delta with
+      the golden-rule rates (``sequential_transfer_counting``: any two-state rates)  (golden_rule.py)
 - ``redfield_current(delta, T1, T2, J1, J2, n1=(1,0,0), n2=(1,0,0)) -> RedfieldResult``
       full non-secular Bloch-Redfield steady state; fields I1, I2, rho, error  (redfield.py)
 - ``ne_ptre_current(delta, T1, T2, J1, J2) -> PTREResult``
@@ -17,7 +20,7 @@ Convention: docs/model.md s1, hbar = k_B = omega_c = 1; currents in energy/time;
 energy leaving bath 1, positive for T1 > T2.
 """
 
-from .golden_rule import golden_rule_current
+from .golden_rule import golden_rule_current, golden_rule_noise, sequential_transfer_counting
 from .ne_ptre import PTREResult, ne_ptre_current
 from .frequency_quadrature import QuadValue, spectrum
 from .half_fourier import half_fourier
@@ -26,6 +29,8 @@ from .residues import half_fourier_residues
 
 __all__ = [
     "golden_rule_current",
+    "golden_rule_noise",
+    "sequential_transfer_counting",
     "redfield_current",
     "RedfieldResult",
     "ne_ptre_current",

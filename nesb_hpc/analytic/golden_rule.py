@@ -64,3 +64,55 @@ def golden_rule_current(
     n1, n2 = _bose(E / T1), _bose(E / T2)
     c1, c2 = 1.0 + 2.0 * n1, 1.0 + 2.0 * n2
     return E * k1 * k2 * (n1 - n2) / (k1 * c1 + k2 * c2)
+
+
+def sequential_transfer_counting(E: float, k1_up: float, k1_down: float, k2_up: float,
+                                 k2_down: float) -> tuple[float, float]:
+    """Mean and noise of the energy Q_1 taken from bath 1 by a two-state Markov chain (docs/noise.md s6).
+
+    Levels +E/2 (upper) and -E/2; bath nu lifts the system at rate k_nu_up (taking E from the bath:
+    Q_1 += E for nu = 1) and lowers it at k_nu_down (giving E: Q_1 -= E). The tilted generator
+    (p_+, p_-) -> [[-K_d, k2_up + k1_up e^{sE}], [k2_down + k1_down e^{-sE}, -K_u]],
+    K_d = k1_down + k2_down, K_u = k1_up + k2_up, K = K_d + K_u, has the eigenvalue
+    lambda(s) = (-K + sqrt((K_d - K_u)^2 + 4 f(s)))/2, f(s) = (k2_up + k1_up e^{sE})(k2_down + k1_down e^{-sE}),
+    whose derivatives at s = 0 are
+
+        I = lambda'(0)  = E (k1_up k2_down - k2_up k1_down) / K,
+        S = lambda''(0) = E^2 (k1_up k2_down + k2_up k1_down) / K - 2 I^2 / K.
+
+    Rates in 1/time, E in energy; returns (I, S) in energy/time and energy^2/time.
+    """
+    K = k1_up + k1_down + k2_up + k2_down
+    if K <= 0.0:
+        return 0.0, 0.0
+    I = E * (k1_up * k2_down - k2_up * k1_down) / K
+    S = E * E * (k1_up * k2_down + k2_up * k1_down) / K - 2.0 * I * I / K
+    return I, S
+
+
+def golden_rule_noise(
+    delta: float,
+    T1: float,
+    T2: float,
+    J1: Callable,
+    J2: Callable,
+    theta1: float = math.pi / 2,
+    theta2: float = math.pi / 2,
+) -> float:
+    """Golden-rule zero-frequency noise S_1 = d<<Q_1^2>>/dt of the energy leaving bath 1, O(alpha).
+
+    Sequential transfers of E = 2 delta with the golden-rule rates of ``golden_rule_current``
+    (k_nu_down = sin^2(theta_nu) 2 J_nu(E)(n_nu + 1), k_nu_up = sin^2(theta_nu) 2 J_nu(E) n_nu)
+    through ``sequential_transfer_counting``. Energy^2 per unit time. At T1 = T2 = T it equals
+    2 T^2 dI/dT1 (fluctuation-dissipation); 0 at delta = 0 or a longitudinal coupling.
+    """
+    check_point(delta, T1, T2)
+    E = 2.0 * float(delta)
+    if E == 0.0:
+        return 0.0
+    k1 = 2.0 * float(J1(E)) * math.sin(theta1) ** 2
+    k2 = 2.0 * float(J2(E)) * math.sin(theta2) ** 2
+    if k1 == 0.0 or k2 == 0.0:
+        return 0.0
+    n1, n2 = _bose(E / T1), _bose(E / T2)
+    return sequential_transfer_counting(E, k1 * n1, k1 * (n1 + 1.0), k2 * n2, k2 * (n2 + 1.0))[1]
