@@ -193,7 +193,7 @@ class PointWork:
             info = json.dumps({"message": bad[1]})
         else:
             try:
-                res = solve_prepared(group, payload, self.settings)
+                res = solve_prepared(group, payload, self.settings, bool(self.cfg.study.get("noise")))
             except Exception as exc:
                 raise CollectiveFailure(f"point {task.index}: {_error_text(exc)}") from exc
             row = result_row(request, res, group.size)[()]  # numpy.void, like rows read back

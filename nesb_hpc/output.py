@@ -91,6 +91,8 @@ def result_row(request: Request, res: PointResult, ranks: int) -> np.ndarray:
     row["solve_s"] = res.timings["setup_s"] + res.timings["solve_s"]
     row["peak_rss_mb"] = res.peak_rss_mb
     row["ranks"] = ranks
+    if res.noise is not None and res.noise.status == "ok":
+        row["S1"], row["S2"], row["S12"] = res.noise.S1, res.noise.S2, res.noise.S12
     return row
 
 

@@ -171,7 +171,38 @@ def _plot(path: str, out_dir: str | None, attrs: dict, rows: np.ndarray, summary
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     written += _save(fig, f"{base}-{kind}")
     plt.close(fig)
+    noisy = good[np.isfinite(good["S1"])] if "S1" in (good.dtype.names or ()) else good[:0]
+    if axis is not None and noisy.size:
+        fig = _plot_noise(plt, noisy, study, axis)
+        fig.suptitle(f"{os.path.basename(path)}: zero-frequency noise of the energy out of bath 1", fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+        written += _save(fig, f"{base}-noise")
+        plt.close(fig)
     return written
+
+
+def _plot_noise(plt, rows, study, axis):
+    """S1 = d<<Q1^2>>/dt and the Fano factor S1 / (2 Delta I1) against the axis key, one curve per
+    value of the other swept keys (docs/noise.md). Rows: summaries with S1 and a current (I1 or I)."""
+    current = rows["I1"] if "I1" in rows.dtype.names else rows["I"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for n, (label, idx) in enumerate(_series(rows, study, axis)):
+        color = f"C{n % 10}"
+        x = rows[_column(axis)][idx]
+        left.plot(x, rows["S1"][idx], "o-", color=color, ms=4, label=label or None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fano = rows["S1"][idx] / (2.0 * rows["delta"][idx] * current[idx])
+        right.plot(x, fano, "o-", color=color, ms=4, label=label or None)
+    for ax in (left, right):
+        _set_scales(ax, rows[_column(axis)])
+        ax.set_xlabel(LABELS.get(axis, axis))
+    if _log_apt(rows["S1"]):
+        left.set_yscale("log")
+    left.set_ylabel(r"noise $S_1 = d\langle\langle Q_1^2\rangle\rangle/dt$ [$\omega_c^3$]")
+    right.set_ylabel(r"Fano factor $S_1 / (2\Delta I_1)$")
+    if any(label for label, _ in _series(rows, study, axis)):
+        left.legend(fontsize=7)
+    return fig
 
 
 def _converged_view(rows: np.ndarray, summary: np.ndarray) -> np.ndarray:

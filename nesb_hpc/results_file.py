@@ -55,6 +55,7 @@ RESULT_COLUMNS: list[tuple[str, str]] = [
     ("I_redfield", "f8"), ("I_ptre", "f8"),
     # added later (files written before lack them: rows are stored with the columns a file has)
     ("n_bose1", "i4"), ("n_bose2", "i4"), ("decomposition_error", "f8"),
+    ("S1", "f8"), ("S2", "f8"), ("S12", "f8"),   # [study] noise: zero-frequency noise [omega_c^3]
 ]
 RESULT_DTYPE = np.dtype(RESULT_COLUMNS)
 _STR = h5py.string_dtype()

@@ -273,6 +273,16 @@ def _finish(row: np.ndarray, rows: list, status: str, reason: str) -> np.ndarray
     return row[()]  # a numpy.void: fields read as scalars (bytes for strings)
 
 
+NOISE_COLUMNS = [("S1", "f8"), ("S2", "f8"), ("S12", "f8")]   # [study] noise: zero-frequency noise
+
+
+def _copy_noise(out, row) -> None:
+    """The noise columns of a solve into a summary (NaN where not computed, or a row of an older file)."""
+    for name, _ in NOISE_COLUMNS:
+        if name in (row.dtype.names or ()):
+            out[name] = row[name]
+
+
 def _failure(row) -> str:
     return f"{row['reason'].decode() if isinstance(row['reason'], bytes) else row['reason']}"
 
@@ -295,7 +305,7 @@ class Study:
     tasks: list[Task]
     kind: str = "sweep"
     EXTRA_COLUMNS = [("I1", "f8"), ("I2", "f8"), ("residual", "f8"), ("I_redfield", "f8"),
-                     ("I_ptre", "f8")]
+                     ("I_ptre", "f8"), *NOISE_COLUMNS]
 
     @property
     def summary_dtype(self) -> np.dtype:
@@ -322,6 +332,7 @@ class Study:
         out = _summary_row(self.summary_dtype, task)
         for name in ("I1", "I2", "residual", "I_redfield", "I_ptre"):
             out[name] = row[name]
+        _copy_noise(out, row)
         ok = _ok(row)
         return _finish(out, [row], "ok" if ok else "failed", "" if ok else _failure(row))
 
@@ -534,7 +545,7 @@ class Rectification(Study):
 
 class Convergence(Study):
     EXTRA_COLUMNS = [("I", "f8"), ("error", "f8"), ("rel_error", "f8"), ("depth", "i4"),
-                     ("n_bose", "i4"), ("n_rungs", "i4"), ("decomposition_error", "f8")]
+                     ("n_bose", "i4"), ("n_rungs", "i4"), ("decomposition_error", "f8"), *NOISE_COLUMNS]
 
     def ladder(self) -> list[tuple[int, int]]:
         return ladder_rungs(self.cfg)
@@ -551,6 +562,7 @@ class Convergence(Study):
         if last is not None:
             out["I"] = last["I1"]
             out["depth"], out["n_bose"] = last["depth"], last["n_bose"]
+            _copy_noise(out, last)
         out["n_rungs"] = len(ladder.rows)
         return _finish(out, ladder.all_rows, ladder.status, ladder.reason)
 
@@ -579,6 +591,11 @@ def build_study(cfg: RunConfig) -> Study:
             raise InputError(f'input error: [study] kind = "{kind}" at point {index} ({where}) has '
                              f"T1 = T2 = {model.T1:g}: allowed is {allowed}", key="study.kind",
                              value=kind, allowed=allowed)
+        if cfg.study.get("noise") and cfg.solver.method == "slepc":
+            allowed = 'noise = true with a linear route (method = "direct", "iterative" or "auto")'
+            raise InputError('input error: [study] noise = true needs the steady-state matrix\'s linear solve, '
+                             f'which [solver] method = "slepc" does not make: allowed is {allowed}',
+                             key="study.noise", value=True, allowed=allowed)
         label = tuple(changes.items())
         tasks.append(Task(index, model, label, _task_key(kind, model, spec)))
     return STUDIES[kind](cfg, tasks, kind)

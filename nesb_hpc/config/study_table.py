@@ -10,7 +10,7 @@ from typing import Any, Callable, ClassVar, Mapping
 from .errors import InputError, did_you_mean, fmt, value_error
 from .schema import TableBase, build_table, documented_field, parser_of, to_toml
 from .tables import ModelConfig
-from .values import (MAX_BOSE_TERMS, MAX_DEPTH, MAX_STUDY_POINTS, MAX_SWEEP_VALUES, AngleInterval, AutoOr,
+from .values import (MAX_BOSE_TERMS, MAX_DEPTH, MAX_STUDY_POINTS, MAX_SWEEP_VALUES, AngleInterval, AutoOr, Bool,
                      Choice, Integer, IntOrList, Ladder, NameList, Number)
 
 STUDY_KINDS = ("point", "sweep", "optimize_theta", "rectification", "convergence")
@@ -164,6 +164,12 @@ STUDY_KEYS: dict[str, StudyKey] = {
         'stored as I_redfield and I_ptre: "redfield" (Bloch-Redfield, any couplings, not for '
         'spectral_density = "exponents"), "ne-ptre" (NE-PTRE, only at theta = 0 with V1 = sx); '
         "NaN where a theory does not apply.", ("point", *MULTI_POINT_KINDS), default_text="[]"),
+    "noise": StudyKey(
+        Bool(), False, "Also compute the zero-frequency noise of the energy transferred out of each "
+        "bath, S_nu = lim d<<Q_nu^2>>/dt, and the cross term <<Q1 Q2>>/t, from the counting-field "
+        "HEOM (docs/noise.md): one extra linear solve per bath with the steady state's matrix and "
+        "preconditioner; stored as S1, S2, S12 beside I1, I2 [omega_c^3]. Not with "
+        'method = "slepc".', ("point", *MULTI_POINT_KINDS), units="omega_c^3"),
     "if_incompatible": StudyKey(
         Choice(INCOMPATIBLE_CHOICES), "refuse", "If [output] path holds results of a different "
         'input: "refuse" stops with a message naming the difference; "new_file" writes to the '

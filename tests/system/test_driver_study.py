@@ -399,3 +399,32 @@ def test_n_bose_auto_meets_the_tolerance_and_misses_are_inaccurate(tmp_path):
     assert list(rows["status"]) == [b"inaccurate"] and list(s["status"]) == [b"inaccurate"]
     assert rows["decomposition_error"][0] > 1e-2 and np.isfinite(s["I1"][0])
     assert b"C(t) off by" in rows["reason"][0]
+
+
+def test_noise_beside_the_currents(tmp_path):
+    """[study] noise = true stores S1, S2, S12 beside I1, I2 (rows and summary); the cumulant sum rule
+    of energy conservation S1 + S2 + 2 S12 = 0 holds to rounding (docs/noise.md); near equilibrium
+    the Fano factor S1/(2 Delta I1) is close to its thermal value 2 T1 T2 / (2 Delta (T1 - T2)); the
+    plot draws them. noise with method = "slepc" is an input error."""
+    from nesb_hpc.config import InputError
+
+    path = _path(tmp_path, "noise.h5")
+    cfg = _cfg(path, {"kind": "sweep", "alpha": [0.01, 0.1], "noise": True, "ranks_per_point": 1},
+               hierarchy={"depth": 3, "modes": "merged"})
+    assert _run(cfg) == 0
+    s, rows, _ = _read(path)
+    assert np.all(np.isfinite(rows["S1"])) and np.all(rows["S1"] > 0)
+    assert np.allclose(rows["S1"] + rows["S2"] + 2 * rows["S12"], 0, atol=1e-10 * rows["S1"].max())
+    assert list(s["S1"]) == list(rows[np.argsort(rows["point"])]["S1"])
+    fano = s["S1"] / (2 * 0.1 * s["I1"])
+    thermal = 2 * 1.0 * 0.9 / (2 * 0.1 * (1.0 - 0.9))
+    assert np.all(np.abs(fano / thermal - 1) < 0.05), fano / thermal
+    if _world().rank == 0:
+        from nesb_hpc.plot import plot_results
+
+        written = plot_results(path, str(tmp_path / "figs"))
+        assert any(w.endswith("-noise.png") for w in written)
+    from nesb_hpc.study import build_study
+
+    with pytest.raises(InputError, match='noise = true needs the steady-state matrix'):
+        build_study(_cfg(path, {"kind": "point", "noise": True}, solver={"method": "slepc"}))
