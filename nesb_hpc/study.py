@@ -410,8 +410,9 @@ class LadderOutcome:
 
 
 def run_ladder(study: Study, model: ModelConfig, role: str, evaluate, ctx) -> LadderOutcome:
-    """Rungs (depth, n_bose) of [study] depths/n_bose for one model until the current changes by
-    less than [study] tolerance (relative) from one rung to the next, or a memory/time limit.
+    """Rungs (depth, n_bose) of [study] depths/n_bose for one model until [study] converged_changes
+    successive rung-to-rung changes of the current are below [study] tolerance (relative; the
+    error estimate is the largest of them), or a memory/time limit.
 
     With [study] n_bose_check = N > 0, a ladder converged in depth is checked in the bath
     decomposition too: the rung two below the last (or the first) is solved again with N Pade
@@ -419,6 +420,8 @@ def run_ladder(study: Study, model: ModelConfig, role: str, evaluate, ctx) -> La
     tolerance the point is not converged.
     """
     tol = study.cfg.study.get("tolerance")
+    needed = study.cfg.study.get("converged_changes")
+    changes: list[float] = []      # |I(rung) - I(previous rung)|
     time_limit = study.cfg.study.get("time_limit")
     out = LadderOutcome([], "not_converged", "ladder exhausted")
     rows = out.rows
@@ -445,9 +448,11 @@ def run_ladder(study: Study, model: ModelConfig, role: str, evaluate, ctx) -> La
             out.status, out.reason = "failed", f"depth {depth}: {_failure(row)}"
             break
         if len(rows) >= 2:
-            out.error = abs(float(row["I1"]) - float(rows[-2]["I1"]))
+            changes.append(abs(float(row["I1"]) - float(rows[-2]["I1"])))
+            last = changes[-needed:]
+            out.error = max(last)
             out.rel_error = out.error / abs(float(row["I1"])) if row["I1"] != 0 else math.inf
-            if out.rel_error < tol:
+            if len(last) == needed and out.rel_error < tol:
                 out.status, out.reason = "converged", ""
                 break
     n_check = study.cfg.study.get("n_bose_check")

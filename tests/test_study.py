@@ -203,14 +203,32 @@ def _ladder_cfg(**study):
 
 
 def test_convergence_stops_at_the_tolerance_and_records_every_rung():
+    """Default: two successive changes below the tolerance; the error is the larger of them."""
     study = build_study(_ladder_cfg())
-    evaluate = Recorder(lambda r: 1.0 + 0.1 * 4.0 ** -r.depth)  # changes 0.1*3/4^d: 7e-3, 1.8e-3, 4.6e-4
+    evaluate = Recorder(lambda r: 1.0 + 0.1 * 4.0 ** -r.depth)  # changes 0.1*3/4^d: 7e-3, 1.8e-3, 4.6e-4, 1.1e-4
     s = study.run_task(study.tasks[0], evaluate, Context())
-    assert [r.depth for r in evaluate.requests] == [2, 3, 4, 5]
-    assert s["status"] == b"converged" and s["n_rungs"] == s["n_solves"] == 4 and s["depth"] == 5
-    assert s["I"] == pytest.approx(1.0 + 0.1 * 4.0 ** -5)
-    assert s["error"] == pytest.approx(0.1 * (4.0 ** -4 - 4.0 ** -5))
+    assert [r.depth for r in evaluate.requests] == [2, 3, 4, 5, 6]
+    assert s["status"] == b"converged" and s["n_rungs"] == s["n_solves"] == 5 and s["depth"] == 6
+    assert s["I"] == pytest.approx(1.0 + 0.1 * 4.0 ** -6)
+    assert s["error"] == pytest.approx(0.1 * (4.0 ** -4 - 4.0 ** -5))          # the larger of the last two
     assert s["rel_error"] < 1e-3 < abs(0.1 * (4.0 ** -3 - 4.0 ** -4))
+    one = build_study(_ladder_cfg(converged_changes=1))                      # the former rule
+    evaluate = Recorder(lambda r: 1.0 + 0.1 * 4.0 ** -r.depth)
+    assert one.run_task(one.tasks[0], evaluate, Context())["depth"] == 5
+
+
+def test_a_lucky_small_change_does_not_stop_an_oscillating_ladder():
+    """The current oscillates with depth (strong coupling): one small change between two rungs
+    that straddle the limit must not end the ladder; the next, larger change shows it is not done."""
+    values = {2: 1.0, 3: 1.01, 4: 1.0101, 5: 1.004, 6: 1.0062, 7: 1.0061, 8: 1.00615}
+    study = build_study(_ladder_cfg(depths=[2, 3, 4, 5, 6, 7, 8]))
+    evaluate = Recorder(lambda r: values[r.depth])
+    s = study.run_task(study.tasks[0], evaluate, Context())
+    assert s["status"] == b"converged" and s["depth"] == 8
+    assert s["rel_error"] == pytest.approx(1e-4 / 1.00615, rel=1e-6)
+    one = build_study(_ladder_cfg(depths=[2, 3, 4, 5, 6, 7, 8], converged_changes=1))
+    lucky = one.run_task(one.tasks[0], Recorder(lambda r: values[r.depth]), Context())
+    assert lucky["depth"] == 4    # stopped on the lucky 1e-4 change, 6e-3 away from the limit
 
 
 def test_convergence_ladder_exhausted_and_n_bose_per_rung():

@@ -10,6 +10,8 @@ weight), which handles the slowly decaying oscillatory tail; t = 0 uses plain ad
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import integrate
 
@@ -30,6 +32,15 @@ def correlation_quadrature(J, T: float, t, epsabs: float = 1e-13, epsrel: float 
     if np.any(t < 0):
         raise ValueError("correlation_quadrature needs t >= 0")
 
+    out = np.empty(t.size, dtype=complex)
+    err = np.empty(t.size)
+    with warnings.catch_warnings():   # QUADPACK's cycle warnings: the error estimate is returned instead
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        _fill(J, T, t, out, err, epsabs, epsrel)
+    return out, err
+
+
+def _fill(J, T, t, out, err, epsabs, epsrel) -> None:
     def real_integrand(w):
         if w == 0.0:
             return 0.0
@@ -38,8 +49,6 @@ def correlation_quadrature(J, T: float, t, epsabs: float = 1e-13, epsrel: float 
     def imag_integrand(w):
         return float(J(w))
 
-    out = np.empty(t.size, dtype=complex)
-    err = np.empty(t.size)
     for i, ti in enumerate(t):
         if ti == 0.0:
             cr, er = integrate.quad(real_integrand, 0, np.inf, epsabs=epsabs, epsrel=epsrel, limit=400)
@@ -49,4 +58,3 @@ def correlation_quadrature(J, T: float, t, epsabs: float = 1e-13, epsrel: float 
             ci, ei = integrate.quad(imag_integrand, 0, np.inf, weight="sin", wvar=ti, epsabs=epsabs, limlst=200)
         out[i] = (cr - 1j * ci) / np.pi
         err[i] = (abs(er) + abs(ei)) / np.pi
-    return out, err

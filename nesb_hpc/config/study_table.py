@@ -197,10 +197,15 @@ STUDY_KEYS: dict[str, StudyKey] = {
         "rungs or a list as long as depths (replaces [bath] n_bose).", ("convergence", "rectification"),
         default_text="[bath] n_bose"),
     "tolerance": StudyKey(
-        Number(lo=0.0, lo_open=True, hi=1.0, hi_open=True), 1e-3, "The ladder stops at the first "
-        "rung whose current differs from the previous rung's by less than this (relative); that "
-        "difference is the reported error estimate.", ("convergence", "rectification"),
+        Number(lo=0.0, lo_open=True, hi=1.0, hi_open=True), 1e-3, "The ladder is converged once "
+        "converged_changes successive rung-to-rung changes of the current are below this (relative); "
+        "the largest of them is the reported error estimate.", ("convergence", "rectification"),
         units="dimensionless"),
+    "converged_changes": StudyKey(
+        Integer(lo=1, hi=10), 2, "How many successive changes below tolerance make a ladder converged. "
+        "2 (the default) guards against a single lucky small change where the current oscillates "
+        "with depth (strong coupling: alpha = 4 oscillates at the 1e-3 level); 1 stops at the first.",
+        ("convergence", "rectification")),
     "n_bose_check": StudyKey(
         Integer(lo=0, hi=MAX_BOSE_TERMS), 0, "Check a ladder converged in depth in the bath decomposition as well: "
         "the rung two below the last is solved again with this many Pade/Matsubara terms; the "

@@ -233,7 +233,8 @@ def test_optimize_theta_physics_weak_coupling_gives_pi_half_and_alpha_squared_re
 
 def test_convergence_stops_at_the_tolerance(tmp_path):
     path = _path(tmp_path, "conv.h5")
-    cfg = _cfg(path, {"kind": "convergence", "alpha": [0.05], "depths": [2, 3, 4, 5, 6], "tolerance": 1e-3})
+    cfg = _cfg(path, {"kind": "convergence", "alpha": [0.05], "depths": [2, 3, 4, 5, 6], "tolerance": 1e-3,
+                      "converged_changes": 1})
     assert _run(cfg) == 0
     s, rows, _ = _read(path)
     (summary,) = s
@@ -324,6 +325,7 @@ def test_rectification_with_a_ladder_per_direction_then_plot(tmp_path):
     directions' relative errors; an unconverged point is kept (and plotted open)."""
     path = _path(tmp_path, "rectladder.h5")
     study = {"kind": "rectification", "alpha2": [0.01, 0.3], "depths": [2, 3, 4, 5], "tolerance": 2e-3,
+             "converged_changes": 1,
              "axis": "alpha2"}
     cfg = _cfg(path, study, model={"T1": 2.0, "T2": 1.0, "alpha1": 0.05, "alpha": None},
                hierarchy={"modes": "merged"})
@@ -357,6 +359,7 @@ def test_convergence_checks_the_decomposition_after_the_depth(tmp_path):
     Pade terms; the change joins the error estimate and, above tolerance, unconverges the point."""
     path = _path(tmp_path, "check.h5")
     study = {"kind": "convergence", "alpha": [0.05], "depths": [2, 3, 4, 5, 6], "tolerance": 1e-3,
+             "converged_changes": 1,
              "n_bose_check": 3}
     cfg = _cfg(path, study, hierarchy={"modes": "merged"})
     code = _run(cfg)
