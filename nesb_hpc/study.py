@@ -346,13 +346,20 @@ class Study:
 
 class OptimizeTheta(Study):
     EXTRA_COLUMNS = [("theta_opt", "f8"), ("I_opt", "f8"), ("xtol", "f8"), ("at_bound", "S8"),
-                     ("n_evals", "i4")]
+                     ("n_evals", "i4"), ("depth_error", "f8"), ("decomposition_error", "f8")]
     IDENTITY_COLUMNS = tuple(n for n in MODEL_COLUMNS if n != "theta")   # theta is optimised
 
     def largest_requests(self, task):
         # a theta inside the bounds: both couplings have sz and sx parts (most nonzeros)
         lo, hi = self.cfg.study.get("theta_bounds")
-        return [self.request(dataclasses.replace(task.model, theta=(lo + hi) / 2), "scan")]
+        model = dataclasses.replace(task.model, theta=(lo + hi) / 2)
+        out = [self.request(model, "scan")]
+        depth, n_check = self.cfg.study.get("check_depth"), self.cfg.study.get("n_bose_check")
+        if depth:
+            out.append(self.request(model, "check_depth", depth))
+        if n_check:
+            out.append(self.request(model, "nbose_check", n_bose=n_check))
+        return out
 
     def run_task(self, task, evaluate, ctx):
         lo, hi = self.cfg.study.get("theta_bounds")
@@ -378,13 +385,37 @@ class OptimizeTheta(Study):
         out["theta_opt"], out["I_opt"] = best.x, sign * best.f
         out["at_bound"] = best.at_bound
         out["n_evals"] = len(best.evaluations)
-        return _finish(out, rows, "ok", "")
+        status, reason = self._check(task, best.x, out, rows, evaluate)
+        return _finish(out, rows, status, reason)
+
+    def _check(self, task, theta_opt: float, out, rows: list, evaluate) -> tuple[str, str]:
+        """[study] check_depth / n_bose_check: I_opt again at theta_opt, deeper and with more Bose
+        terms; their relative changes are the point's errors, and above tolerance it is not converged."""
+        depth, n_check = self.cfg.study.get("check_depth"), self.cfg.study.get("n_bose_check")
+        model = dataclasses.replace(task.model, theta=theta_opt)
+        I_opt = float(out["I_opt"])
+        problems = []
+        for column, request in (("depth_error", self.request(model, "check_depth", depth) if depth else None),
+                                ("decomposition_error", self.request(model, "nbose_check", n_bose=n_check)
+                                 if n_check else None)):
+            if request is None:
+                continue
+            row = evaluate(request)
+            rows.append(row)
+            if not _ok(row):
+                return "failed", f"{column.split('_')[0]} check: {_failure(row)}"
+            out[column] = abs(float(row["I1"]) - I_opt) / abs(I_opt) if I_opt else math.inf
+            if out[column] >= self.cfg.study.get("tolerance"):
+                problems.append(f"{column.replace('_', ' ')} {out[column]:.1e}")
+        return ("not_converged", "; ".join(problems)) if problems else ("ok", "")
 
     def describe(self, s):
         bound = s["at_bound"].decode()
         where = f" (at the {bound} bound)" if bound else ""
+        checks = "".join(f", {name.split('_')[0]} error {s[name]:.1e}" for name in ("depth_error", "decomposition_error")
+                         if name in s.dtype.names and np.isfinite(s[name]))
         return (f"theta_opt = {s['theta_opt']:.4f} +- {s['xtol']:.0e}{where}, I_opt = {s['I_opt']:.6e}, "
-                f"{s['n_evals']} evaluations")
+                f"{s['n_evals']} evaluations{checks}")
 
 
 @dataclass
@@ -572,8 +603,9 @@ class Convergence(Study):
         return _finish(out, ladder.all_rows, ladder.status, ladder.reason)
 
     def describe(self, s):
+        n_bose = "auto" if s["n_bose"] == N_BOSE_AUTO else s["n_bose"]
         return (f"I = {s['I']:.6e} +- {s['error']:.1e} (relative {s['rel_error']:.1e}) at depth {s['depth']}, "
-                f"n_bose {s['n_bose']} after {s['n_rungs']} rungs")
+                f"n_bose {n_bose} after {s['n_rungs']} rungs")
 
 
 STUDIES: dict[str, type[Study]] = {

@@ -174,6 +174,25 @@ def test_optimize_theta_task_keeps_every_evaluation():
     assert math.isnan(s["theta"])  # theta is what is optimised, not a parameter of the point
 
 
+def test_optimize_theta_checks_depth_and_decomposition_at_the_optimum():
+    """check_depth and n_bose_check solve I_opt again at theta_opt: their relative changes are the
+    point's errors; above tolerance it is not converged."""
+    study = build_study(_cfg({"kind": "optimize_theta", "alpha": [0.01], "check_depth": 6, "n_bose_check": 3,
+                              "tolerance": 1e-3}))
+    evaluate = Recorder(lambda r: (math.sin(2 * r.model.theta) + 1.0) * (1 + 2e-4 * (r.depth - 4))
+                        * (1 + 5e-4 * (r.n_bose_column == 3)))
+    s = study.run_task(study.tasks[0], evaluate, Context())
+    checks = evaluate.requests[-2:]
+    assert [(r.role, r.depth, r.n_bose) for r in checks] == [("check_depth", 6, "auto"), ("nbose_check", 4, 3)]
+    assert all(r.model.theta == s["theta_opt"] for r in checks)
+    assert s["depth_error"] == pytest.approx(4e-4, rel=1e-6) and s["decomposition_error"] == pytest.approx(5e-4)
+    assert s["status"] == b"ok" and s["n_solves"] == s["n_evals"] + 2
+    strict = build_study(_cfg({"kind": "optimize_theta", "alpha": [0.01], "check_depth": 6, "tolerance": 1e-4}))
+    s = strict.run_task(strict.tasks[0], Recorder(evaluate.current), Context())
+    assert s["status"] == b"not_converged" and b"depth error 4.0e-04" in s["reason"]
+    assert len(strict.largest_requests(strict.tasks[0])) == 2
+
+
 def test_optimize_theta_maximises_the_magnitude_when_bath_2_is_hotter():
     cfg = _cfg({"kind": "optimize_theta"}, model={"delta": 0.1, "alpha": 0.01, "T1": 0.9, "T2": 1.0})
     study = build_study(cfg)

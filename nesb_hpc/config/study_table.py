@@ -199,8 +199,13 @@ STUDY_KEYS: dict[str, StudyKey] = {
     "tolerance": StudyKey(
         Number(lo=0.0, lo_open=True, hi=1.0, hi_open=True), 1e-3, "The ladder is converged once "
         "converged_changes successive rung-to-rung changes of the current are below this (relative); "
-        "the largest of them is the reported error estimate.", ("convergence", "rectification"),
-        units="dimensionless"),
+        "the largest of them is the reported error estimate. optimize_theta: the largest relative change "
+        "of I_opt under check_depth and n_bose_check for a good point.",
+        ("convergence", "rectification", "optimize_theta"), units="dimensionless"),
+    "check_depth": StudyKey(
+        Integer(lo=0, hi=MAX_DEPTH), 0, "optimize_theta: solve I_opt again at theta_opt at this depth (0: no "
+        "check); the relative change is the point's depth error (column depth_error), and above tolerance "
+        "the point is not converged.", ("optimize_theta",)),
     "converged_changes": StudyKey(
         Integer(lo=1, hi=10), 2, "How many successive changes below tolerance make a ladder converged. "
         "2 (the default) guards against a single lucky small change where the current oscillates "
@@ -210,7 +215,8 @@ STUDY_KEYS: dict[str, StudyKey] = {
         Integer(lo=0, hi=MAX_BOSE_TERMS), 0, "Check a ladder converged in depth in the bath decomposition as well: "
         "the rung two below the last is solved again with this many Pade/Matsubara terms; the "
         "relative change is added to the error estimate (column decomposition_error), and above "
-        "tolerance the point is not converged. 0: no check.", ("convergence", "rectification")),
+        "tolerance the point is not converged; optimize_theta: I_opt solved again at theta_opt with "
+        "this many terms. 0: no check.", ("convergence", "rectification", "optimize_theta")),
     "time_limit": StudyKey(
         Number(lo=0.0, hi=1e9), 0.0, "Seconds one point's ladder may take (0: no limit): the next rung is "
         "not started if the time spent plus its predicted time exceeds it. A point stopped by this "
