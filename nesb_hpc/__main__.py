@@ -126,25 +126,62 @@ def parse_command_line(argv: list[str]) -> dict:
     return out
 
 
+PLOT_USAGE = """\
+usage: python -m nesb_hpc plot RESULTS.h5 [--out DIR] [--format png,pdf] [--size WxH] [--style FILE]
+                               [--ratio reverse|forward]
+
+The natural figures of the study in RESULTS.h5 (no MPI): labels with units (hbar = k_B = 1, energies
+in omega_c), theta in multiples of pi, one marker per theory, the fixed parameters in a caption line;
+unconverged or inaccurate points open, with error bars where an estimate exists.
+
+  --out DIR          write the figures there (default: beside RESULTS.h5)
+  --format LIST      comma-separated file formats matplotlib writes (default png,pdf; e.g. svg, eps)
+  --size WxH         figure size in inches (default per figure, e.g. 5.5x4 for one panel)
+  --style FILE       a matplotlib style file or name applied to every figure (e.g. seaborn-v0_8-paper)
+  --ratio ORIENT     rectification: "reverse" |I(T2,T1)|/|I(T1,T2)| (the paper's, default) or "forward"
+"""
+
+
 def _parse_plot(argv: list[str], out: dict) -> dict:
+    out.update(formats=("png", "pdf"), size=None, style=None, ratio="reverse")
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg in ("-h", "--help"):
             out["help"] = True
-        elif arg == "--out":
+            out["plot"] = out["plot"] or ""
+        elif arg in ("--out", "--format", "--size", "--style", "--ratio"):
             if i + 1 >= len(argv):
-                raise UsageError("--out needs a directory")
-            out["out"] = argv[i + 1]
+                raise UsageError(f"{arg} needs a value (see python -m nesb_hpc plot --help)")
+            value = argv[i + 1]
             i += 1
+            if arg == "--out":
+                out["out"] = value
+            elif arg == "--format":
+                out["formats"] = tuple(v.strip().lower() for v in value.split(",") if v.strip())
+                if not out["formats"]:
+                    raise UsageError("--format needs one or more formats, e.g. png,pdf")
+            elif arg == "--size":
+                try:
+                    w, h = (float(v) for v in value.lower().split("x"))
+                    assert 0 < w <= 50 and 0 < h <= 50
+                except (ValueError, AssertionError):
+                    raise UsageError(f"--size {value}: expected WxH in inches, e.g. 5.5x4") from None
+                out["size"] = (w, h)
+            elif arg == "--style":
+                out["style"] = value
+            else:
+                if value not in ("reverse", "forward"):
+                    raise UsageError(f"--ratio {value}: expected reverse or forward")
+                out["ratio"] = value
         elif arg.startswith("-"):
-            raise UsageError(f"unknown option {arg} for plot (usage: python -m nesb_hpc plot RESULTS.h5 [--out DIR])")
-        elif out["plot"] is None:
+            raise UsageError(f"unknown option {arg} for plot (see python -m nesb_hpc plot --help)")
+        elif not out["plot"]:
             out["plot"] = arg
         else:
             raise UsageError(f"plot takes one results file, got also {arg}")
         i += 1
-    if out["plot"] is None and not out["help"]:
+    if not out["plot"] and not out["help"]:
         raise UsageError("plot needs a results file: python -m nesb_hpc plot RESULTS.h5")
     return out
 
@@ -192,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         _say(f"usage error: {exc}", sys.stderr)
         return 2
+    if args["help"] and args["plot"] is not None:
+        _say(PLOT_USAGE)
+        return 0
     if args["help"]:
         _say(USAGE + "\ninput keys:\n" + key_reference())
         return 0
@@ -321,9 +361,11 @@ def _plot(args) -> int:
         print(f"plot: {path} does not exist", file=sys.stderr)
         return 2
     from .plot import NothingToPlot, PlotError, plot_results
+    from .plotting.style import PlotOptions
 
+    options = PlotOptions(formats=args["formats"], size=args["size"], style=args["style"], ratio=args["ratio"])
     try:
-        written = plot_results(path, args["out"])
+        written = plot_results(path, args["out"], options)
     except NothingToPlot as exc:
         print(str(exc))
         return 0

@@ -98,3 +98,27 @@ def test_malformed_contents_are_one_clear_error(tmp_path):
     path = _results_file(tmp_path / "odd.h5", bad_summary)
     with pytest.raises(PlotError, match="not a well-formed results file"):
         plot_results(path, str(tmp_path))
+
+
+def test_angles_read_as_fractions_of_pi_and_numbers_carry_their_scale():
+    import math
+
+    from nesb_hpc.plotting.style import caption, pi_fraction, scale_of
+
+    assert [pi_fraction(v) for v in (0, math.pi / 4, 3 * math.pi / 8, math.pi / 2, math.pi, 0.1)] == \
+        ["0", r"$\pi/4$", r"$3\pi/8$", r"$\pi/2$", r"$\pi$", r"$0.0318\pi$"]
+    assert scale_of([2e-6, 5e-6]) == (1e-6, r"$10^{-6}$ ") and scale_of([0.3, 2.0]) == (1.0, "")
+    text = caption({"kind": "sweep"}, {"delta": 0.05, "theta": math.pi / 4, "alpha1": 0.1, "alpha2": 0.1,
+                                       "T1": 1.0, "T2": 0.9}, ["alpha"], "merged modes")
+    assert text == r"$\Delta$ = 0.05, $\theta$ = $\pi/4$, $T_1$ = 1, $T_2$ = 0.9; merged modes"
+
+
+def test_plot_command_line_options(tmp_path):
+    from nesb_hpc.__main__ import UsageError, parse_command_line
+
+    args = parse_command_line(["plot", "r.h5", "--format", "svg,png", "--size", "4x3", "--ratio", "forward"])
+    assert args["formats"] == ("svg", "png") and args["size"] == (4.0, 3.0) and args["ratio"] == "forward"
+    assert parse_command_line(["plot", "--help"])["help"]
+    for bad in (["plot", "r.h5", "--size", "big"], ["plot", "r.h5", "--ratio", "up"], ["plot", "r.h5", "--nope"]):
+        with pytest.raises(UsageError):
+            parse_command_line(bad)
