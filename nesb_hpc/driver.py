@@ -40,7 +40,8 @@ from .problem import Problem, bath_of
 from .results_file import IncompatibleFile
 from .routes import SolverSettings
 from .scheduler import Interrupted
-from .study import LimitReached, PointError, Request, Study, analytic_currents, build_study, row_key
+from .analytic.at_point import analytic_currents
+from .study import LimitReached, PointError, Request, Study, build_study, row_key
 
 log = logging.getLogger("nesb_hpc")
 

@@ -31,6 +31,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .bath import N_BOSE_AUTO
+from .maximize import EvaluationFailed, maximize_bounded
 from .config import STUDY_LAYOUT_KEYS, STUDY_PARAMS, SWEEP_KEYS, InputError, ModelConfig, RunConfig
 
 MODEL_COLUMNS = ("delta", "theta", "alpha1", "alpha2", "T1", "T2", "theta1", "phi1", "phi2")
@@ -47,10 +48,6 @@ SUMMARY_BASE = [
     ("point", "i8"), ("key", "S16"), ("status", "S16"), ("reason", "S64"), ("n_solves", "i4"),
     ("time_s", "f8"), *[(name, "f8") for name in MODEL_COLUMNS],
 ]
-
-
-class EvaluationFailed(Exception):
-    """An evaluation a task cannot do without did not converge (the task records it)."""
 
 
 class PointError(Exception):
@@ -155,94 +152,6 @@ def _jsonable(value):
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     return value
-
-
-# ----------------------------------------------------------------------------- analytic
-
-
-def analytic_currents(model: ModelConfig, bath, theories: tuple[str, ...]) -> dict[str, float]:
-    """I_redfield and I_ptre at a point (NaN where not asked for or not applicable).
-
-    Redfield needs J (not spectral_density "exponents"); NE-PTRE holds only for theta = 0
-    (V2 = sz) with V1 = sx (theta1 = pi/2, phi1 = 0).
-    """
-    from .analytic import ne_ptre_current, redfield_current
-    from .bath import spectral_densities
-    from .pauli import bloch_vector
-
-    out = {"I_redfield": math.nan, "I_ptre": math.nan}
-    if not theories:
-        return out
-    J1, J2 = spectral_densities(model, bath)
-    if J1 is None or J2 is None:
-        return out
-    if "redfield" in theories:
-        try:
-            n1 = bloch_vector(model.theta1, model.phi1)
-            n2 = bloch_vector(model.theta, model.phi2)
-            out["I_redfield"] = float(redfield_current(model.delta, model.T1, model.T2, J1, J2, n1, n2).I1)
-        except ValueError:
-            pass
-    v1_is_sx = math.isclose(model.theta1, math.pi / 2, abs_tol=1e-12) and model.phi1 == 0.0
-    if "ne-ptre" in theories and model.theta == 0.0 and v1_is_sx:
-        try:
-            out["I_ptre"] = float(ne_ptre_current(model.delta, model.T1, model.T2, J1, J2).I)
-        except ValueError:  # e.g. a J2 that is not super-Ohmic
-            pass
-    return out
-
-
-# ----------------------------------------------------------------------------- optimiser
-
-
-@dataclass(frozen=True)
-class Maximum:
-    """Result of maximize_bounded: the best x and f(x) seen, where it lies, every evaluation."""
-
-    x: float
-    f: float
-    at_bound: str                               # "lower", "upper" or ""
-    evaluations: tuple[tuple[float, float], ...]  # (x, f) in evaluation order
-
-
-def maximize_bounded(f: Callable[[float], float], lo: float, hi: float, xtol: float,
-                     n_grid: int = 5) -> Maximum:
-    """Maximise f on [lo, hi] to about xtol, honest at the bounds.
-
-    1. Scan n_grid equally spaced points, both bounds included.
-    2. Refine with Brent's bounded method (scipy's "bounded" minimize_scalar, xatol = xtol) on the
-       bracket [x_{i-1}, x_{i+1}] of the best grid point x_i (clipped to [lo, hi]).
-    3. Report the best point ever evaluated. A maximum at a bound is reported exactly at the bound
-       (the bound itself was evaluated in step 1; Brent never evaluates the bracket's ends).
-    f is called at most once per distinct x; its exceptions propagate. Deterministic.
-    """
-    from scipy.optimize import minimize_scalar
-
-    if not lo < hi:
-        raise ValueError(f"empty interval [{lo}, {hi}]")
-    memo: dict[float, float] = {}
-    order: list[float] = []
-
-    def F(x: float) -> float:
-        x = float(x)
-        if x not in memo:
-            value = float(f(x))
-            if not math.isfinite(value):
-                raise EvaluationFailed(f"f({x:.6g}) = {value}")
-            memo[x] = value
-            order.append(x)
-        return memo[x]
-
-    grid = [lo + (hi - lo) * i / (n_grid - 1) for i in range(n_grid)]
-    grid[-1] = hi
-    values = [F(x) for x in grid]
-    i = int(np.argmax(values))
-    a, b = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]
-    minimize_scalar(lambda x: -F(x), bounds=(a, b), method="bounded", options={"xatol": xtol})
-    # best value; ties go to the smaller x (deterministic)
-    x_best = min(memo, key=lambda x: (-memo[x], x))
-    at_bound = "lower" if x_best == lo else "upper" if x_best == hi else ""
-    return Maximum(x_best, memo[x_best], at_bound, tuple((x, memo[x]) for x in order))
 
 
 # ----------------------------------------------------------------------------- studies

@@ -10,8 +10,9 @@ import pytest
 
 from nesb_hpc.config import InputError, parse_config
 from nesb_hpc.results_file import empty_row
-from nesb_hpc.study import (EvaluationFailed, Request, analytic_currents, axis_key, build_study,
-                            maximize_bounded, row_key)
+from nesb_hpc.analytic.at_point import analytic_currents
+from nesb_hpc.maximize import EvaluationFailed, maximize_bounded
+from nesb_hpc.study import Request, axis_key, build_study, row_key
 
 
 def _cfg(study, model=None, **tables):
