@@ -33,7 +33,7 @@ def parse(argv):
     p.add_argument("--T2", type=float, default=0.9)
     p.add_argument("--method", default="iterative", choices=("auto", "direct", "iterative", "slepc"))
     p.add_argument("--matrix-type", default="aij", choices=("aij", "baij"))
-    p.add_argument("--modes", default="separate", choices=("separate", "merged"),
+    p.add_argument("--modes", default="merged", choices=("separate", "merged"),
                    help="[hierarchy] modes: one index per basis function of C^R and of C^I, or per shared one")
     p.add_argument("--rtol", type=float, default=1e-12)
     p.add_argument("--max-it", type=int, default=2000)

@@ -34,7 +34,9 @@ EXIT_OK, EXIT_FAILED_POINTS = 0, 3
 
 # Keys of the shared tables that do not change any stored number: limits a successful solve does
 # not depend on (a fit uses the fewest terms that meet fit_tolerance, whatever the cap).
-NOT_PHYSICS = {"bath": ("fit_max_terms",)}
+NOT_PHYSICS = {"bath": ("fit_max_terms",),
+               # the same currents at every depth (docs/heom.md s1, s3): how, not what, is computed
+               "hierarchy": ("modes", "rescale")}
 
 
 def compat_of(cfg: RunConfig) -> dict:

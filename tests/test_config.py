@@ -59,7 +59,7 @@ def test_defaults_are_the_documented_values():
     assert (b.spectral_density, b.s, b.cutoff_power, b.omega_c) == ("rational", 3, 4, 1.0)
     assert (b.omega0, b.gamma, b.decomposition, b.n_bose, b.tolerance) == (1.0, 0.2, "pade", "auto", 1e-4)
     assert b.bath1 is None and b.bath2 is None
-    assert cfg.hierarchy == HierarchyConfig(depth=4, truncation="total", rescale=True, modes="separate")
+    assert cfg.hierarchy == HierarchyConfig(depth=4, truncation="total", rescale=True, modes="merged")
     s = cfg.solver
     assert (s.method, s.rtol, s.max_it, s.matrix_type, s.slepc_target, s.petsc_options) == (
         "auto", 1e-12, 2000, "aij", 1e-10, ())
@@ -106,10 +106,10 @@ def test_default_toml_is_the_documented_demo_and_both_copies_agree():
         RunConfig(),
         model=ModelConfig(delta=0.1, theta=math.pi / 4, alpha1=0.05, alpha2=0.05, T1=1.0, T2=0.9),
         bath=BathConfig(spectral_density="rational", s=3, cutoff_power=4, decomposition="pade",
-                        n_bose=3, tolerance=1e-6),
-        hierarchy=HierarchyConfig(depth=4),
+                        n_bose="auto", tolerance=1e-4),
+        hierarchy=HierarchyConfig(depth=4, modes="merged"),
         solver=SolverConfig(method="auto"),
-        output=OutputConfig(path="out/demo.h5", overwrite=True),
+        output=OutputConfig(path="out/demo.h5", overwrite=False),
     )
     assert cfg == expected
     # A physicist reads it to learn the format: every key line carries a comment.

@@ -210,13 +210,13 @@ class HierarchyConfig(TableBase):
                            Choice(TRUNCATIONS))
     rescale: bool = documented_field(True, "Rescale the ADOs (e.g. by sqrt(n!) |a|^(n/2)) for conditioning; "
                          "the physics is unchanged.", Bool())
-    modes: str = documented_field("separate", 'Hierarchy indices: "separate" (one per basis function of C^R '
-                      'and one per basis function of C^I, docs/model.md s3) or "merged" (one '
-                      "per function of the basis C^R and C^I share: 4 + n_bose instead of "
-                      "8 + n_bose per bath for the paper's J, far fewer ADOs: 19,448 instead of "
-                      "480,700 at depth 7). Both give the same currents at every depth "
-                      "(docs/heom.md section 1).",
-                      Choice(MODE_FORMS))
+    modes: str = documented_field(
+        "merged", 'Hierarchy indices: "merged" (one per function of the basis C^R and C^I share: '
+        "4 + n_bose per bath for the paper's J; 19,448 ADOs at depth 7, 293,930 at depth 9) or "
+        '"separate" (one per basis function of C^R and one per basis function of C^I, docs/model.md '
+        "s3: 8 + n_bose per bath; 480,700 ADOs at depth 7, 10,015,005 at depth 9). Both give the same "
+        "currents at every depth (docs/heom.md s1), so a file computed with one resumes with the other.",
+        Choice(MODE_FORMS))
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def test_dry_run_sizes_the_default_input_without_solving():
     proc = subprocess.run([sys.executable, "-m", "nesb_hpc", "--default-input", "--dry-run", "--ranks", "64"],
                           env=ENV, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "14,950" in proc.stdout and "ranks                        64" in proc.stdout
+    assert "1,820" in proc.stdout and "ranks                        64" in proc.stdout   # merged, n_bose 2+2
 
 
 FAILING_RANK = textwrap.dedent("""
