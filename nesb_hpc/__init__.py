@@ -26,10 +26,15 @@ docs/architecture.md says where to add a bath, a solver route, a study kind or a
 - ``nesb_hpc.plot``              the natural figure of each study kind
 - ``nesb_hpc.driver``            a study on a communicator (the study loop)
 - ``nesb_hpc.__main__``          command line: argv, COMM_WORLD, logging, exit codes
+- ``nesb_hpc.api``               the Python API: solve_point, run, read_results (docs/tutorial.md)
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from . import petsc_env as _petsc_env
 
 _petsc_env.select_default_build()
+
+from .api import PointSolution, StudyOutcome, read_results, run, solve_point  # noqa: E402
+
+__all__ = ["solve_point", "run", "read_results", "PointSolution", "StudyOutcome", "__version__"]
