@@ -157,7 +157,12 @@ def temporary_beside(path: str) -> str:
     planted file or link of that name is never followed or reused)."""
     directory, name = os.path.split(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    try:  # mkstemp makes it private (0600); a results file gets the permissions of any new file
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
+    finally:
+        os.close(fd)
     return tmp
 
 

@@ -143,3 +143,17 @@ def test_compat_difference_names_the_key():
 def test_candidate_paths():
     it = candidate_paths("out/a.h5")
     assert [next(it) for _ in range(3)] == ["out/a.h5", "out/a-2.h5", "out/a-3.h5"]
+
+
+def test_results_files_get_the_permissions_of_any_new_file(tmp_path):
+    """The unique temporary (mkstemp, 0600) must not make results unreadable to the group."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = str(tmp_path / "r.h5")
+        f = ResultsFile.create(path, {}, SUMMARY)
+        f.write([_row(0, 0, 1.0)], ["{}"], [])
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    finally:
+        os.umask(old)
