@@ -42,6 +42,8 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
+from .columns import schema
+
 FORMAT = 2
 RESULT_COLUMNS: list[tuple[str, str]] = [
     ("point", "i8"), ("eval", "i4"), ("role", "S12"), ("key", "S16"), ("run", "i4"),
@@ -65,6 +67,13 @@ def input_digest(normalised_input: dict) -> str:
     """SHA-256 of the normalised input less [output] (recorded; resumption checks `compat`)."""
     physics = {k: v for k, v in normalised_input.items() if k != "output"}
     return hashlib.sha256(json.dumps(physics, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def utf8_strings(dtype: np.dtype) -> np.dtype:
+    """The compound dtype with its fixed-length text fields marked UTF-8 (HDF5 stores them as UTF-8
+    text, not as bytes of unknown encoding; numpy still reads them as bytes)."""
+    return np.dtype([(name, h5py.string_dtype("utf-8", dtype.fields[name][0].itemsize)
+                      if dtype.fields[name][0].kind == "S" else dtype.fields[name][0]) for name in dtype.names])
 
 
 def as_dtype(rows, dtype: np.dtype) -> np.ndarray:
@@ -228,9 +237,17 @@ class ResultsFile:
             f.attrs["runs"] = "[]"
             for key, value in attrs.items():
                 f.attrs[key] = value
-            f.create_dataset("results", shape=(0,), maxshape=(None,), dtype=RESULT_DTYPE, chunks=(64,))
+            results = f.create_dataset("results", shape=(0,), maxshape=(None,), dtype=utf8_strings(RESULT_DTYPE),
+                                       chunks=(64,))
             f.create_dataset("results_info", shape=(0,), maxshape=(None,), dtype=_STR, chunks=(64,))
-            f.create_dataset("summary", shape=(0,), maxshape=(None,), dtype=summary_dtype, chunks=(64,))
+            summary = f.create_dataset("summary", shape=(0,), maxshape=(None,), dtype=utf8_strings(summary_dtype),
+                                       chunks=(64,))
+            f.create_dataset("results_by_point", shape=(0,), maxshape=(None,), dtype="i8", chunks=(256,))
+            for dset, table in ((results, "results"), (summary, "summary")):
+                dset.attrs["columns"] = json.dumps(schema(dset.dtype.names, table))
+            f["results_by_point"].attrs["description"] = (
+                "row numbers of /results in point order (by point, then solve): /results itself is in "
+                "the order the solves finished")
         _fsync(tmp)
         if defer and os.path.exists(path):
             return cls(tmp, path)
@@ -325,6 +342,11 @@ class ResultsFile:
                 info.resize((n + len(rows),))
                 table[n:] = as_dtype(rows, table.dtype)
                 info[n:] = infos
+                order = np.lexsort((table["eval"], table["point"]))
+                if "results_by_point" not in f:   # a file written before the index existed
+                    f.create_dataset("results_by_point", shape=(0,), maxshape=(None,), dtype="i8", chunks=(256,))
+                f["results_by_point"].resize(order.shape)
+                f["results_by_point"][...] = order
             if summaries:
                 table = f["summary"]
                 existing = {int(p): i for i, p in enumerate(table["point"])} if table.shape[0] else {}

@@ -157,3 +157,32 @@ def test_results_files_get_the_permissions_of_any_new_file(tmp_path):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
     finally:
         os.umask(old)
+
+
+def test_every_column_is_described_in_the_file_and_in_docs():
+    """/results and every study kind's /summary: each column has units and a description (the
+    file's "columns" attribute) and a line in docs/output.md."""
+    from pathlib import Path
+
+    from nesb_hpc.columns import RESULTS, SUMMARY as DESCRIBED
+    from nesb_hpc.results_file import RESULT_DTYPE
+    from nesb_hpc.study import STUDIES, SUMMARY_BASE
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "output.md").read_text()
+    assert set(RESULT_DTYPE.names) == set(RESULTS)
+    for kind, cls in STUDIES.items():
+        names = np.dtype(SUMMARY_BASE + cls.EXTRA_COLUMNS).names
+        assert set(names) <= set(DESCRIBED), (kind, set(names) - set(DESCRIBED))
+    for name in set(RESULTS) | set(DESCRIBED):
+        assert f"| `{name}` |" in doc, name
+
+
+def test_the_schema_is_in_the_file(tmp_path):
+    path = str(tmp_path / "r.h5")
+    f = ResultsFile.create(path, {}, SUMMARY)
+    f.write([_row(1, 0, 1.0), _row(0, 0, 2.0), _row(0, 1, 3.0)], ["{}", "{}", "{}"], [])
+    with h5py.File(path) as h5:
+        columns = json.loads(h5["results"].attrs["columns"])
+        assert columns["I1"]["units"] == "omega_c^2" and "bath 1" in columns["I1"]["description"]
+        assert list(h5["results_by_point"][:]) == [1, 2, 0]            # point 0's solves first
+        assert h5["results"].id.get_type().get_member_type(2).get_cset() == h5py.h5t.CSET_UTF8
