@@ -90,7 +90,7 @@ def parse_command_line(argv: list[str]) -> dict:
     """Split argv into our flags, the input path and PETSc's options (pure; no MPI)."""
     out = {"input": None, "default_input": False, "dry_run": False, "ranks": None, "help": False,
            "version": False, "petsc": [], "ranks_per_point": None, "plot": None, "out": None,
-           "retry_failed": False, "force_memory": False}
+           "retry_failed": False, "force_memory": False, "help_table": None}
     if argv and argv[0] == "plot":
         return _parse_plot(argv[1:], out)
     i = 0
@@ -98,6 +98,9 @@ def parse_command_line(argv: list[str]) -> dict:
         arg = argv[i]
         if arg in ("-h", "--help"):
             out["help"] = True
+            if i + 1 < len(argv) and argv[i + 1] in ("model", "bath", "hierarchy", "solver", "study", "output"):
+                out["help_table"] = argv[i + 1]
+                i += 1
         elif arg == "--version":
             out["version"] = True
         elif arg == "--default-input":
@@ -203,7 +206,10 @@ def install_stop_handlers(stop) -> None:
 
 def _say(text: str, stream=sys.stdout) -> None:
     if launcher_rank() == 0:
-        print(text, file=stream, flush=True)
+        try:
+            print(text, file=stream, flush=True)
+        except BrokenPipeError:  # piped into head: the reader has all it wants
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def _setup_logging(rank: int) -> None:
@@ -232,8 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     if args["help"] and args["plot"] is not None:
         _say(PLOT_USAGE)
         return 0
+    if args["help"] and args["help_table"]:
+        _say(key_reference(args["help_table"]))
+        return 0
     if args["help"]:
-        _say(USAGE + "\ninput keys:\n" + key_reference())
+        _say(USAGE + "\ninput keys (--help TABLE shows one table: model, bath, hierarchy, solver, study, "
+             "output):\n" + key_reference())
         return 0
     if args["version"]:
         _say(f"nesb_hpc {__version__}")

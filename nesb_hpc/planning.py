@@ -187,6 +187,7 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
     if need > budget:
         lines.append(f"WARNING: the largest solve needs ~{need / 2**20:,.0f} MiB per rank on {group} "
                      f"ranks, more than the budget: {MEMORY_ADVICE}")
+    lines += layout_warnings(study, sizes, layout, ranks, budget)
     seen: dict = {}
     for task in study.tasks:
         for req in study.largest_requests(task):
@@ -203,7 +204,42 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
             s = sizes(Request(study.tasks[0].model, depth, n_bose, "rung"), group)
             lines.append(f"  depth {depth}, n_bose {n_bose}: {s.n_ados:,} ADOs, {s.nonzeros:,} nonzeros, "
                          f"~{request_memory(s) / 2**20:,.0f} MiB/rank")
+    lines += sbatch_lines(need, ranks, budget)
     return "\n".join(lines)
+
+
+MIN_ADOS_PER_RANK = 10_000   # below, a point's ranks mostly exchange halos (bench/README.md)
+
+
+def layout_warnings(study: Study, sizes: SizeCache, layout: Layout, ranks: int, budget: float) -> list[str]:
+    """What --dry-run warns about a layout: ranks per point so many that each holds few ADOs, and
+    groups so few that the points run one after another although smaller groups would fit."""
+    out = []
+    group = min(layout.groups)
+    largest = max((sizes(req, group).n_ados for task in study.tasks for req in study.largest_requests(task)),
+                  default=0)
+    if group > 1 and largest / group < MIN_ADOS_PER_RANK:
+        out.append(f"WARNING: each of a point's {group} ranks holds only ~{largest // group:,} ADOs of its largest "
+                   f"solve (fewer than {MIN_ADOS_PER_RANK:,}): communication dominates; fewer ranks per point "
+                   "(and more points at a time) will be faster")
+    n_points = len(study.tasks)
+    if len(layout.groups) < min(n_points, ranks):
+        fits = auto_ranks_per_point(study, study.tasks, sizes, ranks, budget)
+        possible = min(n_points, ranks // fits)
+        if possible > len(layout.groups):
+            out.append(f"WARNING: {n_points} points run {len(layout.groups)} at a time; ranks_per_point = {fits} "
+                       f"fits the memory budget and would run {possible} at a time")
+    return out
+
+
+def sbatch_lines(need: float, ranks: int, budget: float) -> list[str]:
+    """The #SBATCH lines a job of this layout asks for: the ranks, 20% above the largest
+    estimated memory per rank, and the signal run-study.sh turns into a clean stop (jobs/README.md)."""
+    mem = int(math.ceil(max(need, 1.0) * 1.2 / 2**20 / 100.0) * 100)
+    return ["", "suggested SLURM request (jobs/study.sbatch):",
+            f"  #SBATCH --ntasks={ranks}",
+            f"  #SBATCH --mem-per-cpu={mem}M      # the estimate's largest rank + 20%",
+            "  #SBATCH --signal=B:USR1@900      # a clean stop 15 minutes before the limit (resumable)"]
 
 
 def ranges_text(points: list[int]) -> str:

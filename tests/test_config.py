@@ -454,3 +454,17 @@ def test_key_reference_documents_every_field():
     assert re.search(r"^  alpha = ", ref, re.M)  # the shorthand is documented too
     assert re.search(r"^  delta = 0.1 +float \[omega_c\]$", ref, re.M)
     assert re.search(r'^  theta = "pi/2" +angle \[rad\]$', ref, re.M)
+
+
+def test_every_problem_is_reported_at_once():
+    """An input with several mistakes gets one message that lists each, so a user fixes them in
+    one go; a single mistake keeps its one-line message."""
+    with pytest.raises(InputError) as info:
+        parse_config({"model": {"theta": 4.0, "T1": -1, "detla": 1}, "bath": {"n_bose": -2},
+                      "hierarchy": {"depth": 0}, "oops": 1})
+    text = str(info.value)
+    assert text.startswith("input error: 6 problems in the input:")
+    for fragment in ('unknown top-level key "oops"', 'unknown key "detla"', "[model] theta = 4.0",
+                     "[model] T1 = -1", "[bath] n_bose = -2", "[hierarchy] depth = 0"):
+        assert text.count(fragment) == 1, fragment
+    assert len(info.value.errors) == 6 and info.value.key == "oops"

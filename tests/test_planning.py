@@ -85,3 +85,14 @@ def test_dry_run_never_imports_petsc():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "NO_PETSC" in proc.stdout and "ranks_per_point" in proc.stdout
+
+
+def test_dry_run_warns_about_wasteful_layouts_and_says_what_to_ask_slurm_for():
+    tiny_point = _cfg({"kind": "point"})                     # 455 ADOs (depth 3) on 64 ranks: ~7 each
+    text = dry_run_report(tiny_point, 64)
+    assert "holds only ~7 ADOs" in text and "fewer ranks per point" in text
+    assert "#SBATCH --ntasks=64" in text and "#SBATCH --mem-per-cpu=" in text and "USR1@900" in text
+    serial = _cfg({"kind": "sweep", "alpha": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08],
+                   "ranks_per_point": 4, "coordinator": "shared"})
+    text = dry_run_report(serial, 8)
+    assert "8 points run 2 at a time; ranks_per_point = 1 fits the memory budget and would run 8 at a time" in text

@@ -28,6 +28,19 @@ class InputError(ValueError):
         super().__init__(f"{message} (in {source})" if source else message)
 
 
+def combined(errors: list[InputError]) -> InputError:
+    """One InputError for several: the only one as it is, or a message listing every one (its key,
+    value and allowed set are the first's; ``errors`` holds them all)."""
+    if len(errors) == 1:
+        return errors[0]
+    lines = [e.message.removeprefix("input error: ") for e in errors]
+    first = errors[0]
+    err = InputError(f"input error: {len(errors)} problems in the input:\n  " + "\n  ".join(lines),
+                     key=first.key, value=first.value, allowed=first.allowed, source=first.source)
+    err.errors = list(errors)
+    return err
+
+
 def fmt(value: Any, limit: int = 120) -> str:
     """A value as it would be written in TOML, for messages."""
     if isinstance(value, bool):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
-from .errors import InputError, did_you_mean, fmt
+from .errors import InputError, combined, did_you_mean, fmt
 from .schema import TableBase, build_table, table_field
 from .study_table import StudyConfig
 from .tables import BathConfig, HierarchyConfig, ModelConfig, OutputConfig, SolverConfig
@@ -64,6 +64,7 @@ def parse_config(data: Mapping, source: str = "") -> RunConfig:
             allowed = f"a table of tables {', '.join(TABLES)}"
             raise InputError(f"input error: the input must be a table of tables: allowed are "
                              f"{', '.join(TABLES)}", key="", value=data, allowed=allowed)
+        errors = []
         for name, value in data.items():
             if name not in TABLES:
                 hint = did_you_mean(str(name), TABLES)
@@ -71,12 +72,19 @@ def parse_config(data: Mapping, source: str = "") -> RunConfig:
                           if name in {f.name for f in fields(cls)} | set(cls._SHORTHANDS)]
                 if owners:
                     hint = f" (did you mean {name} in [{owners[0]}]?)"
-                raise InputError(
+                errors.append(InputError(
                     f'input error: unknown top-level key "{name}": allowed are the tables '
                     f"{', '.join(TABLES)}{hint}", key=str(name), value=value,
-                    allowed=", ".join(TABLES))
-        return RunConfig(**{name: TABLE_CLASSES[name]._from_mapping(data.get(name, {}), name)
-                            for name in TABLES})
+                    allowed=", ".join(TABLES)))
+        tables = {}
+        for name in TABLES:  # every table's problems are reported together
+            try:
+                tables[name] = TABLE_CLASSES[name]._from_mapping(data.get(name, {}), name)
+            except InputError as err:
+                errors.extend(getattr(err, "errors", [err]))
+        if errors:
+            raise combined(errors)
+        return RunConfig(**tables)
     except InputError as err:
         if not source or err.source:
             raise

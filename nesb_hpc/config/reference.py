@@ -63,15 +63,18 @@ def _table_reference(cls, title: str) -> list[str]:
     return out
 
 
-def key_reference() -> str:
-    """The input-file reference for ``--help``: every table and key with type, units, default
-    and allowed values, generated from the dataclass field metadata."""
+def key_reference(table: str | None = None) -> str:
+    """The input-file reference for ``--help`` (or ``--help TABLE`` for one table): every table and
+    key with type, units, default and allowed values, generated from the dataclass field metadata.
+    Raises KeyError for an unknown table name."""
+    if table is not None and table not in TABLES:
+        raise KeyError(table)
     lines = [
         "Input file (TOML). Units: hbar = k_B = 1; energies, temperatures and rates in units of",
         "the bath cutoff omega_c; angles in radians. Every table and key is optional (defaults",
         "below) unless marked required; unknown tables and keys are errors. The built-in demo",
         f"input {default_config_path().name} (nesb_hpc/data) is a commented example.",
     ]
-    for name in TABLES:
+    for name in TABLES if table is None else (table,):
         lines += ["", *_table_reference(TABLE_CLASSES[name], f"[{name}]")]
     return "\n".join(lines) + "\n"

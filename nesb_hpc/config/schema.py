@@ -8,7 +8,7 @@ import re
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable, ClassVar, Mapping
 
-from .errors import InputError, did_you_mean, fmt, value_error
+from .errors import InputError, combined, did_you_mean, fmt, value_error
 
 @dataclass(frozen=True)
 class SubTable:
@@ -55,12 +55,11 @@ def build_table(cls, data: Any, table: str):
     keys = list(names)
     for short, targets in cls._SHORTHANDS.items():
         keys.insert(keys.index(targets[0]), short)
-    for name in data:
-        if name not in keys:
-            raise InputError(
-                f'input error: [{table}] unknown key "{name}": allowed keys are '
-                f"{', '.join(keys)}{did_you_mean(str(name), keys)}",
-                key=f"{table}.{name}", value=data[name], allowed=", ".join(keys))
+    unknown = [InputError(f'input error: [{table}] unknown key "{name}": allowed keys are '
+                          f"{', '.join(keys)}{did_you_mean(str(name), keys)}",
+                          key=f"{table}.{name}", value=data[name], allowed=", ".join(keys))
+               for name in data if name not in keys]
+    data = {k: v for k, v in data.items() if k in keys}   # the known keys are checked too
     for short, targets in cls._SHORTHANDS.items():
         if short in data:
             for t in targets:
@@ -87,15 +86,26 @@ def build_table(cls, data: Any, table: str):
             raise InputError(f'input error: [{table}] missing key "{f.name}": required keys are '
                              f"{', '.join(names)}", key=f"{table}.{f.name}", value=None,
                              allowed=allowed)
-    return cls(**validate_table(cls, values, table))
+    try:
+        built = cls(**validate_table(cls, values, table))
+    except InputError as err:
+        raise combined(unknown + getattr(err, "errors", [err])) from None
+    if unknown:
+        raise combined(unknown)
+    return built
 
 
 def validate_table(cls, values: dict, table: str) -> dict:
     """Run the class's checks on raw values, every field's parser, then the cross-field checks."""
     cls._precheck(values, table)
-    out = {}
-    for f in fields(cls):
-        out[f.name] = f.metadata["parse"](values[f.name], f"{table}.{f.name}" if table else f.name)
+    out, errors = {}, []
+    for f in fields(cls):  # every field's problem is reported, not only the first
+        try:
+            out[f.name] = f.metadata["parse"](values[f.name], f"{table}.{f.name}" if table else f.name)
+        except InputError as err:
+            errors.extend(getattr(err, "errors", [err]))
+    if errors:
+        raise combined(errors)
     cls._check(out, table)
     return out
 
