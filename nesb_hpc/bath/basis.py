@@ -77,9 +77,9 @@ def expm_batched(A: np.ndarray, t) -> np.ndarray:
     return out
 
 
-def _connected_blocks(eta: np.ndarray) -> list[np.ndarray]:
-    """Index sets of the diagonal blocks of eta (connected components of its nonzero pattern)."""
-    n = eta.shape[0]
+def connected_components(n: int, edges) -> list[list[int]]:
+    """The connected components of the graph on 0..n-1 with the given edges (union-find), each
+    sorted, in the order of their smallest member."""
     parent = list(range(n))
 
     def root(i):
@@ -88,14 +88,19 @@ def _connected_blocks(eta: np.ndarray) -> list[np.ndarray]:
             i = parent[i]
         return i
 
-    for i, j in zip(*np.nonzero(eta)):
+    for i, j in edges:
         ri, rj = root(int(i)), root(int(j))
         if ri != rj:
-            parent[ri] = rj
+            parent[max(ri, rj)] = min(ri, rj)
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
-    return [np.array(g) for g in groups.values()]
+    return sorted(groups.values())
+
+
+def _connected_blocks(eta: np.ndarray) -> list[np.ndarray]:
+    """Index sets of the diagonal blocks of eta (connected components of its nonzero pattern)."""
+    return [np.array(g) for g in connected_components(eta.shape[0], zip(*np.nonzero(eta)))]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from math import factorial
 import numpy as np
 from scipy.linalg import block_diag
 
-from .basis import BasisFamily, expm_batched
+from .basis import BasisFamily, connected_components, expm_batched
 
 CLUSTER_RHO = 0.4   # see decomposition.py
 
@@ -21,22 +21,7 @@ def _close(a: complex, b: complex, rho: float) -> bool:
 
 
 def _components(n: int, edges) -> list[list[int]]:
-    parent = list(range(n))
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in edges:
-        ri, rj = root(i), root(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(root(i), []).append(i)
-    return sorted(groups.values())
+    return connected_components(n, edges)
 
 
 def _order_nodes(nodes: list[tuple[complex, int]]) -> list[complex]:
