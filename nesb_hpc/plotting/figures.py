@@ -64,7 +64,9 @@ def _points(ax, x, y, good, color, label, err=None, theory="HEOM", open_label="n
             label=f"{theory} {label}".strip())
     if np.any(~good):
         ax.plot(x[~good], y[~good], ls="none", marker=look["marker"], color=color, ms=ms + 1, mfc="none",
-                label=f"{open_label} {label}".strip())
+                label=f"{open_label} {label}".strip() if series is None else None)
+        if series is not None and not any(h.get_label() == f"open: {open_label}" for h in ax.get_lines()):
+            ax.plot([], [], ls="none", marker="o", mfc="none", color="0.4", label=f"open: {open_label}")
 
 
 def current_axes(ax, values) -> float:
