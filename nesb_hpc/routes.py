@@ -43,13 +43,13 @@ class SolverSettings:
 
 def _common(settings: SolverSettings) -> dict[str, str]:
     # right preconditioning: the monitored residual is the true one
-    return {"ksp_rtol": repr(settings.rtol), "ksp_atol": "1e-50", "ksp_max_it": str(settings.max_it),
+    return {"ksp_rtol": repr(float(settings.rtol)), "ksp_atol": "1e-50", "ksp_max_it": str(settings.max_it),
             "ksp_pc_side": "right"}
 
 
 def _direct_options(settings: SolverSettings, lu_package: str) -> dict[str, str]:
     return {**_common(settings), "ksp_type": "gmres", "ksp_gmres_restart": "30", "ksp_max_it": "30",
-            "ksp_rtol": repr(min(settings.rtol, 1e-12)), "pc_type": "lu", "pc_factor_mat_solver_type": lu_package}
+            "ksp_rtol": repr(float(min(settings.rtol, 1e-12))), "pc_type": "lu", "pc_factor_mat_solver_type": lu_package}
 
 
 def _iterative_options(settings: SolverSettings, lu_package: str) -> dict[str, str]:
@@ -65,7 +65,7 @@ def _iterative_options(settings: SolverSettings, lu_package: str) -> dict[str, s
 
 
 def _slepc_options(settings: SolverSettings, lu_package: str) -> dict[str, str]:
-    return {"eps_type": "krylovschur", "eps_nev": "1", "eps_tol": repr(max(settings.rtol, 1e-14)),
+    return {"eps_type": "krylovschur", "eps_nev": "1", "eps_tol": repr(float(max(settings.rtol, 1e-14))),
             "eps_max_it": str(settings.max_it), "st_type": "sinvert", "st_ksp_type": "preonly",
             "st_pc_type": "lu", "st_pc_factor_mat_solver_type": lu_package}
 

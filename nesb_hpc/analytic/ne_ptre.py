@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.integrate import trapezoid  # np.trapz is gone in numpy 2.4, np.trapezoid new in 2.0
 
 from .golden_rule import check_point
 from .frequency_quadrature import QuadValue, gauss_panels, integrate_line, slope_at_zero, spectrum, spectrum_over_w
@@ -119,7 +120,7 @@ def ne_ptre_current(
         return PTREResult(q.value, q.error + tail)
 
     grid = np.linspace(-L, L, 4001)
-    epsabs = 1e-14 * float(np.trapz(np.abs(fv(grid)), grid))
+    epsabs = 1e-14 * float(trapezoid(np.abs(fv(grid)), grid))
 
     def f(w: float) -> float:
         return float(fv(np.array([w]))[0])

@@ -48,7 +48,7 @@ def fmt(value: Any, limit: int = 120) -> str:
     elif isinstance(value, str):
         text = json.dumps(value, ensure_ascii=False)
     elif isinstance(value, float):
-        text = repr(value) if math.isfinite(value) else str(value)
+        text = repr(float(value)) if math.isfinite(value) else str(value)  # numpy 2 reprs np.float64(...)
     elif isinstance(value, complex):
         text = fmt(value.real) if value.imag == 0 else f"[{fmt(value.real)}, {fmt(value.imag)}]"
     elif isinstance(value, (list, tuple)):

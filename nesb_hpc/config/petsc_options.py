@@ -27,7 +27,7 @@ def _petsc_value(value, key) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise value_error(key, value, f"is not finite: allowed is {allowed}", allowed)
-        return repr(value)
+        return repr(float(value))  # not numpy 2's "np.float64(...)" for a numpy value
     raise value_error(key, value, f"must be {allowed}", allowed)
 
 
