@@ -6,8 +6,7 @@ import numpy as np
 
 from nesb_hpc.bath import RationalCutoff, exact_decomposition
 from nesb_hpc.pauli import bloch_vector
-from nesb_hpc.point import HierarchySpec, solve_point
-from nesb_hpc.problem import Problem
+from nesb_hpc.problem import HierarchySpec, Problem
 from nesb_hpc.routes import SolverSettings
 
 # Every solve in the tests must conserve energy to this relative precision (docs/model.md s4:
@@ -24,6 +23,8 @@ def paper_point(comm, *, alpha, theta, delta, depth, n_bose=1, T1=1.0, T2=0.9, a
     current_scale: where the current itself vanishes (equilibrium, exact zeros), the typical
     current that |I1 + I2| is measured against instead. noise: passed to solve_point.
     """
+    from nesb_hpc.point import solve_point  # PETSc: only the solves need it, not paper_problem
+
     a2 = alpha if alpha2 is None else alpha2
     baths = [exact_decomposition(RationalCutoff(alpha=a).rational(), T, "pade", n_bose)
              for a, T in ((alpha, T1), (a2, T2))]

@@ -25,6 +25,7 @@ def test_solve_point_serially_and_on_a_communicator():
     assert together.ranks == MPI.COMM_WORLD.size
 
 
+@pytest.mark.petsc  # solve_point imports mpi4py and PETSc inside
 def test_keys_are_validated_like_the_input_file(tmp_path):
     with pytest.raises(InputError, match=r"\[model\] theta = 4.0 is out of range"):
         nesb_hpc.solve_point(theta=4.0)
@@ -36,6 +37,7 @@ def test_keys_are_validated_like_the_input_file(tmp_path):
     assert a.config.bath.n_bose == 1 and a.method == "direct" and a.depth == 3
 
 
+@pytest.mark.petsc  # run solves on COMM_WORLD
 def test_run_and_read_results(tmp_path):
     path = str(tmp_path / "api.h5")
     study = {"hierarchy": {"depth": 3}, "study": {"kind": "sweep", "alpha": [0.01, 0.05]}, "output": {"path": path}}

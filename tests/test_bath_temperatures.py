@@ -39,7 +39,6 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-from mpi4py import MPI
 from scipy import integrate
 from scipy.special import zeta
 
@@ -59,7 +58,7 @@ from nesb_hpc.bath import accuracy
 from nesb_hpc.bath.bose import bose_expansion, pade
 from nesb_hpc.bath.fit import cancellation
 from nesb_hpc.pauli import bloch_vector
-from nesb_hpc.point import HierarchySpec, solve_point
+from nesb_hpc.problem import HierarchySpec
 from nesb_hpc.routes import SolverSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
@@ -387,6 +386,10 @@ def _sum(a, b):
 
 
 def _scan_point(T2: float, method: str):
+    from mpi4py import MPI
+
+    from nesb_hpc.point import solve_point
+
     baths = [exact_decomposition(RationalCutoff(alpha=0.05).rational(), T, "pade", 3) for T in (0.3, T2)]
     vecs = np.array([bloch_vector(np.pi / 2), bloch_vector(0.4)])
     return solve_point(MPI.COMM_WORLD, baths, vecs, 0.1, HierarchySpec(3, True, "aij", "separate"),

@@ -21,6 +21,7 @@ def mpirun(args, timeout=120, cwd=None):
                           text=True, timeout=timeout, cwd=cwd)
 
 
+@pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
 def test_bad_input_is_reported_once_with_exit_code_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[model]\ntheta = 4.0\n[output]\npath = "x.h5"\n')
@@ -32,6 +33,7 @@ def test_bad_input_is_reported_once_with_exit_code_2(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
 def test_unknown_option_is_a_usage_error(tmp_path):
     proc = mpirun(["-m", "nesb_hpc", "--no-such-flag"])
     assert proc.returncode == 2
@@ -64,6 +66,7 @@ FAILING_RANK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
 def test_an_exception_on_one_rank_ends_every_rank_promptly(tmp_path):
     script = tmp_path / "fail.py"
     script.write_text(FAILING_RANK)
@@ -94,6 +97,7 @@ TINY = """
 """
 
 
+@pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
 @pytest.mark.parametrize("options, fragment", [
     ('pc_tpye = "none"', 'pc_tpye = "none" is never read by PETSc with method = "auto" (did you mean "pc_type"?)'),
     ('ksp_type = "nonexistent"', "Unable to find requested KSP type nonexistent"),
@@ -109,6 +113,7 @@ def test_bad_solver_options_are_one_error_before_any_solve(tmp_path, options, fr
     assert not os.path.exists("/tmp/should-not-exist")
 
 
+@pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
 def test_misspelt_command_line_options_are_named(tmp_path):
     path = _input(tmp_path, TINY)
     proc = mpirun(["-m", "nesb_hpc", path, "-nesb_ksp_tpye", "gmres", "-nesb_ksp_rtol", "1e-12"], cwd=tmp_path)
@@ -117,6 +122,7 @@ def test_misspelt_command_line_options_are_named(tmp_path):
     assert len(warnings) == 1 and "-nesb_ksp_tpye" in warnings[0] and "rtol" not in warnings[0]
 
 
+@pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
 def test_a_crafted_angle_is_refused_at_once(tmp_path):
     path = _input(tmp_path, TINY.replace('theta = "pi/4"', 'theta = "1' + " " * 5000 + 'x"'))
     started = time.monotonic()
@@ -125,6 +131,7 @@ def test_a_crafted_angle_is_refused_at_once(tmp_path):
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
 def test_output_path_problems_are_input_errors(tmp_path):
     (tmp_path / "afile").write_text("x")
     (tmp_path / "adir.h5").mkdir()
@@ -153,6 +160,7 @@ POISONED = """
 """
 
 
+@pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
 def test_a_poisoned_sweep_finishes_the_others_and_retry_completes_it(tmp_path):
     """One point raises (its fit cannot meet the tolerance with 5 terms): the other points
     finish on 2 ranks, exit code 3; after raising the cap, --retry-failed completes the study."""

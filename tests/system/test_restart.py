@@ -27,7 +27,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 MPIRUN = shutil.which("mpirun")
-pytestmark = pytest.mark.skipif(MPIRUN is None, reason="needs mpirun")
+# every test launches mpirun (the PETSc stack in the subprocesses)
+pytestmark = [pytest.mark.petsc, pytest.mark.skipif(MPIRUN is None, reason="needs mpirun")]
 
 TINY = """\
 [model]
