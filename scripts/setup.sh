@@ -2,7 +2,7 @@
 # Idempotent set-up of a fresh Debian 12 machine for nesb_hpc (see README.md).
 #
 # 1. the system PETSc/SLEPc/MPI stack from Debian's packages (real and complex builds),
-# 2. a virtual environment .venv that sees it (--system-site-packages; numpy stays < 2),
+# 2. a virtual environment .venv that sees it (--system-site-packages; numpy stays < 2, Debian's 1.24),
 # 3. nesb_hpc installed editable with its test extras.
 #
 # A stamp file records success, so later calls return at once. On a cluster, do not run this:
@@ -37,6 +37,12 @@ echo "setup: installing nesb_hpc (editable) and test tools into .venv"
 # --no-deps: the Debian stack already provides mpi4py/petsc4py/slepc4py/h5py/numpy under names
 # pip does not always recognise (h5py is 'h5py.-debian-h5py-serial'); pip must not replace them.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
-.venv/bin/python -m pip install -q --disable-pip-version-check 'pytest>=7' 'tomli-w>=1.0'
+# The test tools: pyproject's `test` extra. Debian's petsc4py/slepc4py 3.18 are built against numpy
+# 1.x, so nothing pip installs here may bring numpy 2 in over Debian's numpy: this is the project's
+# only numpy pin (the package itself takes numpy 1 or 2; make test-numpy2 runs under numpy 2).
+echo 'numpy<2' > .venv/constraints-debian.txt
+requirements=$(/usr/bin/python3 scripts/requirements.py test)
+mapfile -t test_requirements <<< "$requirements"
+.venv/bin/python -m pip install -q --disable-pip-version-check -c .venv/constraints-debian.txt "${test_requirements[@]}"
 touch "$stamp"
 echo "setup: done"

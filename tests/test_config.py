@@ -3,11 +3,15 @@
 import dataclasses
 import math
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
 import tomli_w
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (the package depends on tomli there)
+    import tomli as tomllib
 
 from nesb_hpc import config
 from nesb_hpc.config import (
