@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
+from nesb_hpc.bath import N_BOSE_AUTO
 from nesb_hpc.config import parse_config
 from nesb_hpc.point import solve_problem
 from nesb_hpc.problem import Problem
@@ -48,7 +49,8 @@ def test_committed_data_follow_from_the_code(figure):
     for row in rows:
         model = cfg.replace_model(**{k: float(row[k]) for k in ("delta", "theta", "alpha1", "alpha2", "T1",
                                                                  "T2", "theta1", "phi1", "phi2")}).model
-        problem = Problem.from_request(cfg, Request(model, int(row["depth"]), int(row["n_bose"])))
+        n_bose = "auto" if row["n_bose"] == N_BOSE_AUTO else int(row["n_bose"])    # as the column stores it
+        problem = Problem.from_request(cfg, Request(model, int(row["depth"]), n_bose))
         res = solve_problem(MPI.COMM_WORLD, problem, SolverSettings.from_table(cfg.solver))
         assert res.status == "ok" and res.n_ados == row["n_ados"]
         solver_error = 10.0 * (abs(row["I1"] + row["I2"]) + abs(res.I1 + res.I2))
