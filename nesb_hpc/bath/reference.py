@@ -1,0 +1,136 @@
+"""C(t) of any spectral density by quadrature, as a cheap callable: the fit's reference for
+densities without a finite residue decomposition (the exponential cutoff, tables; docs/fit.md).
+
+The fit samples C(t) at up to 3,201 times and checks itself at 8 times as many, out to where
+|C| has fallen below 1e-2 of its tolerance, which for a power-law tail (t^-(s+1) for the
+exponential cutoff) is t ~ 1e3. Quadrature costs ~1 ms per time, so ``CorrelationReference``
+computes it (``quadrature.correlation_quadrature``) only at Chebyshev points of pieces of the
+time axis and interpolates between them:
+
+- the axis is cut into [0, t_0], [t_0, 2 t_0], [2 t_0, 4 t_0], ... (t_0 = 4/frequency_scale),
+  built lazily as far as anyone asks: the pieces double because the tail varies on the scale of
+  t itself (a power law, and exponentials whose rates are at least the tail's);
+- a piece is accepted when the interpolant through 17 Chebyshev-Lobatto points reproduces the
+  quadrature at the 16 points in between (33 points) to ``rtol`` (1e-11) of max|C| = C^R(0)
+  (|C(t)| <= C^R(0) for any J >= 0, since coth >= 1); the 33-point interpolant is kept, and
+  otherwise the piece is halved. C(t) of the exponential cutoff is analytic in the strip
+  |Im t| < 1/omega_c, so the pieces converge geometrically (30-40 pieces, ~1,100 quadratures,
+  ~1.5 s to t = 4,000);
+- ``error_estimate`` is the largest such difference: an upper bound in practice for the 33-point
+  interpolant, which converges at twice the rate.
+
+One reference per (J at alpha = 1, T), cached (``correlation_reference``): C is linear in alpha.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from .quadrature import correlation_quadrature
+
+_N = 32                  # Chebyshev-Lobatto points per piece: _N + 1, checked against _N/2 + 1
+_RTOL = 1e-11            # accepted difference, relative to max|C| = C^R(0)
+_MIN_PIECE = 1e-3        # in units of 1/frequency_scale: a piece this short is accepted as it is
+_MAX_PIECES = 4000
+
+_X = np.cos(np.pi * np.arange(_N + 1) / _N)[::-1]        # -1 .. 1
+_W_FULL = np.array([(-1.0) ** j * (0.5 if j in (0, _N) else 1.0) for j in range(_N + 1)])
+_W_HALF = np.array([(-1.0) ** j * (0.5 if j in (0, _N // 2) else 1.0) for j in range(_N // 2 + 1)])
+
+
+def _barycentric(x_nodes: np.ndarray, weights: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The polynomial through (x_nodes, values) at x (second barycentric form; exact at nodes)."""
+    diff = x[:, None] - x_nodes[None, :]
+    exact = diff == 0.0
+    diff[exact] = 1.0
+    q = weights[None, :] / diff
+    out = (q @ values) / q.sum(axis=1)
+    hit = exact.any(axis=1)
+    if np.any(hit):
+        out[hit] = values[np.argmax(exact[hit], axis=1)]
+    return out
+
+
+class CorrelationReference:
+    """C(t) of the spectral density J at temperature T (module doc); call it with times >= 0."""
+
+    def __init__(self, J, T: float, rtol: float = _RTOL):
+        self.J, self.T, self.rtol = J, float(T), float(rtol)
+        scale = float(getattr(J, "frequency_scale", 1.0))
+        self.t_0 = 4.0 / scale
+        self.min_piece = _MIN_PIECE / scale
+        c0, _ = correlation_quadrature(J, self.T, [0.0])
+        self.scale = float(abs(c0[0]))
+        if not (math.isfinite(self.scale) and self.scale > 0):
+            raise ValueError(f"C(0) = {c0[0]} of {J!r} at T = {T:g}: a reference needs a finite C(0) > 0")
+        self.starts: list[float] = []
+        self.pieces: list[tuple[float, float, np.ndarray]] = []   # (a, b, values at the 33 points)
+        self.end = 0.0
+        self.error_estimate = 0.0
+        self.n_quadratures = 1
+        self._piece_max: list[tuple[float, float]] = []             # (end of a segment, max |C| on it)
+
+    def _add_piece(self, a: float, b: float) -> None:
+        stack = [(a, b)]
+        while stack:
+            lo, hi = stack.pop()
+            t = lo + (hi - lo) * (_X + 1.0) / 2.0
+            c, _ = correlation_quadrature(self.J, self.T, t)
+            self.n_quadratures += t.size
+            coarse = _barycentric(_X[::2], _W_HALF, c[::2], _X[1::2])
+            diff = float(np.max(np.abs(coarse - c[1::2])))
+            if diff > self.rtol * self.scale and hi - lo > self.min_piece and len(self.pieces) < _MAX_PIECES:
+                mid = 0.5 * (lo + hi)
+                stack += [(mid, hi), (lo, mid)]   # lo first off the stack: pieces stay in order
+                continue
+            self.error_estimate = max(self.error_estimate, diff / self.scale)
+            self.starts.append(lo)
+            self.pieces.append((lo, hi, c))
+
+    def extend(self, t_end: float) -> None:
+        """Build the pieces up to at least t_end."""
+        while self.end < t_end:
+            a = self.end
+            b = self.t_0 if a == 0.0 else 2.0 * a
+            first = len(self.pieces)
+            self._add_piece(a, b)
+            self._piece_max.append((b, max(float(np.max(np.abs(p[2]))) for p in self.pieces[first:])))
+            self.end = b
+
+    def __call__(self, t) -> np.ndarray:
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        if t.size == 0:
+            return np.zeros(0, dtype=complex)
+        if np.any(t < 0) or not np.all(np.isfinite(t)):
+            raise ValueError("CorrelationReference: times must be finite and >= 0")
+        self.extend(float(np.max(t)))
+        which = np.searchsorted(np.array(self.starts), t, side="right") - 1
+        out = np.empty(t.size, dtype=complex)
+        for k in np.unique(which):
+            a, b, c = self.pieces[k]
+            sel = which == k
+            out[sel] = _barycentric(_X, _W_FULL, c, 2.0 * (t[sel] - a) / (b - a) - 1.0)
+        return out
+
+    def tail_end(self, threshold: float) -> float:
+        """A time beyond which |C| <= threshold * max|C| on the two following segments (a
+        power-law or exponential tail falls monotonically from there on)."""
+        k = 0
+        while True:
+            while len(self._piece_max) < k + 3:
+                self.extend(self.end * 2.0 if self.end else self.t_0)
+            if all(m <= threshold * self.scale for _, m in self._piece_max[k + 1: k + 3]):
+                return self._piece_max[k][0]
+            k += 1
+            if self.end > 1e7 / max(self.T, 1e-300) + 1e7:
+                raise ValueError(f"C(t) of {self.J!r} at T = {self.T:g} does not fall below {threshold:.1e} "
+                                 f"of its maximum before t = {self.end:.3g}")
+
+
+@lru_cache(maxsize=64)
+def correlation_reference(J_unit, T: float) -> CorrelationReference:
+    """The cached reference of J at alpha = 1 (``accuracy._unit_density``) and temperature T."""
+    return CorrelationReference(J_unit, float(T))
