@@ -559,8 +559,8 @@ TAIL_WINDOW = 0.1
 def _fit_unit(J, T: float, tolerance: float, max_terms: int) -> FittedDecomposition:
     if hasattr(J, "rational"):
         return fit_decomposition(reference_decomposition(J, T, tolerance), tolerance, max_terms)
-    ref = correlation_reference(J, T)
-    return fit_decomposition(ref, tolerance, max_terms, t_max=_decay_time(ref, TAIL_WINDOW * tolerance),
+    ref = correlation_reference(J, T, max(1e-11, 1e-3 * tolerance))
+    return fit_decomposition(ref, tolerance, max_terms, t_max=ref.tail_end(TAIL_WINDOW * tolerance),
                              description=f"reference: quadrature of {J!r} at T = {T:g}")
 
 

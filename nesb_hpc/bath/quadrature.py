@@ -14,6 +14,14 @@ fewer than 64 periods inside the support (and always for a table, whose J ends i
 extrapolates over its cycles, and when J has decayed to nothing within the first of them (small
 t) that extrapolation returns garbage without saying so (1.8e308 with an error estimate of
 2.5e-13 for pi w^3 e^-w at t = 0.05).
+
+A table (``J.w``, its rows: J is a cubic between them, with jumps in J'' at the rows) is
+integrated by composite Gauss-Legendre quadrature, m points on every interval between rows, for
+all t at once: within an interval the integrand J(w) coth(w/2T) cos(wt) is smooth (also on the
+first, where J(w) ~ w cancels the pole of coth), so the rule converges exponentially once m
+exceeds the phase t * (interval) of cos(wt) over it (m = 8 + 0.75 t dw); the error estimate is
+the change from m to m + 8 points. 20-100 times faster than QAWO through the Python callback,
+which the tables' many rows make slow (15 ms per t for 2,000 rows).
 """
 
 from __future__ import annotations
@@ -61,10 +69,12 @@ def _fill(J, T, t, out, err, epsabs, epsrel) -> None:
     def imag_integrand(w):
         return float(J(w))
 
+    if getattr(J, "w", None) is not None:   # a table: piecewise cubic, J = 0 beyond its last row
+        _table_fill(J, T, t, out, err)
+        return
     support = getattr(J, "support", None)
-    ends_in_step = getattr(J, "w", None) is not None   # a table: J = 0 beyond its last row
     for i, ti in enumerate(t):
-        if support is not None and (ends_in_step or ti * support < 2 * np.pi * _QAWF_PERIODS):
+        if support is not None and ti * support < 2 * np.pi * _QAWF_PERIODS:
             cr, er = _finite_fourier(real_integrand, support, ti, "cos", epsabs, epsrel)
             ci, ei = _finite_fourier(imag_integrand, support, ti, "sin", epsabs, epsrel)
         elif ti == 0.0:
@@ -91,3 +101,38 @@ def _finite_fourier(f, support: float, t: float, weight: str, epsabs: float, eps
         value += v
         error += abs(e)
     return value, error
+
+
+_GAUSS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _gauss(m: int) -> tuple[np.ndarray, np.ndarray]:
+    if m not in _GAUSS:
+        _GAUSS[m] = np.polynomial.legendre.leggauss(m)
+    return _GAUSS[m]
+
+
+def _table_fill(J, T, t, out, err) -> None:
+    """Composite Gauss-Legendre over the rows of a table (module doc), vectorised over t."""
+    nodes = np.asarray(J.w, dtype=float)
+    lo, width = nodes[:-1], np.diff(nodes)
+    order = np.maximum(8, 8 + np.ceil(0.75 * t * float(np.max(width)))).astype(int)
+
+    def rule(m, ts):
+        x, wts = _gauss(m)
+        W = (lo[:, None] + 0.5 * width[:, None] * (x[None, :] + 1.0)).ravel()
+        weight = (0.5 * width[:, None] * wts[None, :]).ravel()
+        j = np.asarray(J(W), dtype=float) * weight
+        jr = j / np.tanh(W / (2.0 * T))
+        res = np.empty(ts.size, dtype=complex)
+        step = max(1, int(2e6 // W.size))
+        for a in range(0, ts.size, step):
+            phase = np.outer(ts[a:a + step], W)
+            res[a:a + step] = (np.cos(phase) @ jr - 1j * (np.sin(phase) @ j)) / np.pi
+        return res
+
+    for m in np.unique(order):
+        sel = order == m
+        coarse, fine = rule(int(m), t[sel]), rule(int(m) + 8, t[sel])
+        out[sel] = fine
+        err[sel] = np.abs(fine - coarse)

@@ -15,7 +15,8 @@ time axis and interpolates between them:
   (|C(t)| <= C^R(0) for any J >= 0, since coth >= 1); the 33-point interpolant is kept, and
   otherwise the piece is halved. C(t) of the exponential cutoff is analytic in the strip
   |Im t| < 1/omega_c, so the pieces converge geometrically (30-40 pieces, ~1,100 quadratures,
-  ~1.5 s to t = 4,000);
+  ~1.5 s to t = 4,000); a table's C(t) carries a ripple at the level of its interpolation
+  error (docs/model.md s1), which the pieces resolve like the rest;
 - ``error_estimate`` is the largest such difference: an upper bound in practice for the 33-point
   interpolant, which converges at twice the rate.
 
@@ -35,6 +36,8 @@ _N = 32                  # Chebyshev-Lobatto points per piece: _N + 1, checked a
 _RTOL = 1e-11            # accepted difference, relative to max|C| = C^R(0)
 _MIN_PIECE = 1e-3        # in units of 1/frequency_scale: a piece this short is accepted as it is
 _MAX_PIECES = 4000
+_TAIL_SAMPLES = 65       # quadratures per segment [a, 2a] where tail_end looks for the decay
+_TAIL_CAP = 1e7          # in units of 1/frequency_scale: no tail is followed further
 
 _X = np.cos(np.pi * np.arange(_N + 1) / _N)[::-1]        # -1 .. 1
 _W_FULL = np.array([(-1.0) ** j * (0.5 if j in (0, _N) else 1.0) for j in range(_N + 1)])
@@ -60,6 +63,7 @@ class CorrelationReference:
     def __init__(self, J, T: float, rtol: float = _RTOL):
         self.J, self.T, self.rtol = J, float(T), float(rtol)
         scale = float(getattr(J, "frequency_scale", 1.0))
+        self.scale_frequency = scale
         self.t_0 = 4.0 / scale
         self.min_piece = _MIN_PIECE / scale
         c0, _ = correlation_quadrature(J, self.T, [0.0])
@@ -71,7 +75,7 @@ class CorrelationReference:
         self.end = 0.0
         self.error_estimate = 0.0
         self.n_quadratures = 1
-        self._piece_max: list[tuple[float, float]] = []             # (end of a segment, max |C| on it)
+        self._segments: list[tuple[np.ndarray, np.ndarray]] = []    # (times, |C|) sampled on [a, 2a]
 
     def _add_piece(self, a: float, b: float) -> None:
         stack = [(a, b)]
@@ -94,11 +98,12 @@ class CorrelationReference:
         """Build the pieces up to at least t_end."""
         while self.end < t_end:
             a = self.end
-            b = self.t_0 if a == 0.0 else 2.0 * a
-            first = len(self.pieces)
+            b = self._segment_end(a)
             self._add_piece(a, b)
-            self._piece_max.append((b, max(float(np.max(np.abs(p[2]))) for p in self.pieces[first:])))
             self.end = b
+
+    def _segment_end(self, a: float) -> float:
+        return self.t_0 if a == 0.0 else 2.0 * a
 
     def __call__(self, t) -> np.ndarray:
         t = np.atleast_1d(np.asarray(t, dtype=float))
@@ -116,21 +121,33 @@ class CorrelationReference:
         return out
 
     def tail_end(self, threshold: float) -> float:
-        """A time beyond which |C| <= threshold * max|C| on the two following segments (a
-        power-law or exponential tail falls monotonically from there on)."""
+        """The time after the last one at which |C| > threshold * max|C|, checked to the end of
+        the two segments [a, 2a] after it (a power-law or exponential tail falls monotonically
+        from there on; a table's ripple, docs/model.md s1, is followed until it is below the
+        threshold too). Sampled by quadrature at _TAIL_SAMPLES geometric points per segment
+        (1% apart), without building the interpolant there."""
+        limit = threshold * self.scale
         k = 0
         while True:
-            while len(self._piece_max) < k + 3:
-                self.extend(self.end * 2.0 if self.end else self.t_0)
-            if all(m <= threshold * self.scale for _, m in self._piece_max[k + 1: k + 3]):
-                return self._piece_max[k][0]
+            while len(self._segments) < k + 3:
+                a = self._segments[-1][0][-1] if self._segments else 0.0
+                b = self._segment_end(a)
+                t = np.geomspace(max(a, 1e-3 * b), b, _TAIL_SAMPLES)
+                c, _ = correlation_quadrature(self.J, self.T, t)
+                self.n_quadratures += t.size
+                self._segments.append((t, np.abs(c)))
+                if b > _TAIL_CAP / self.scale_frequency:
+                    raise ValueError(f"C(t) of {self.J!r} at T = {self.T:g} does not fall below "
+                                     f"{threshold:.1e} of its maximum before t = {b:.3g}")
+            if all(np.max(c) <= limit for _, c in self._segments[k + 1: k + 3]):
+                t, c = self._segments[k]
+                above = np.nonzero(c > limit)[0]
+                return float(t[min(above[-1] + 1, t.size - 1)]) if above.size else float(t[0])
             k += 1
-            if self.end > 1e7 / max(self.T, 1e-300) + 1e7:
-                raise ValueError(f"C(t) of {self.J!r} at T = {self.T:g} does not fall below {threshold:.1e} "
-                                 f"of its maximum before t = {self.end:.3g}")
 
 
 @lru_cache(maxsize=64)
-def correlation_reference(J_unit, T: float) -> CorrelationReference:
-    """The cached reference of J at alpha = 1 (``accuracy._unit_density``) and temperature T."""
-    return CorrelationReference(J_unit, float(T))
+def correlation_reference(J_unit, T: float, rtol: float = _RTOL) -> CorrelationReference:
+    """The cached reference of J at alpha = 1 (``accuracy._unit_density``) and temperature T, its
+    pieces accurate to rtol of max|C| (the fit asks for 1e-3 of its tolerance)."""
+    return CorrelationReference(J_unit, float(T), float(rtol))
