@@ -27,9 +27,11 @@ Its grid (``_tail_grid``) is uniform with dt = 0.5 / v_fast (v_fast the larger o
 frequency_scale and the decomposition's fastest rate) up to t_a = 10 / frequency_scale, then
 geometric, t_{k+1} = 1.02 t_k (a tail varies on the scale of t; at the decomposition's slowest
 rates this is the 0.5/g of the rational grid), up to the later of 25 / (the decomposition's
-slowest rate) and where the reference stays below TAIL_FLOOR = 1e-8 of max|C| (reference.py's
-tail_end: 8,192-16,384 for s = 1, 128 for s = 3). Errors below 1e-8 are therefore not resolved
-there (the tolerances in use are 1e-3 to 1e-6).
+slowest rate) and where C stays below TAIL_FLOOR = 1e-8 of max|C| (reference.py's tail_end:
+4,400-9,400 for s = 1 at T = 0.1-1, 70-120 for s = 3; for the paper's J tabulated every 0.02
+its interpolation ripple, ~1e-5 up to t ~ 300, sets it). Errors below 1e-8 are not resolved
+there (the tolerances in use are 1e-3 to 1e-6). 300-600 points, 1-3 s of quadrature (a table:
+10-15 s), once per (J, T, grid).
 
 The quadrature costs 5-15 ms per point, so the reference is computed once per (J shape, T, grid)
 and cached at alpha = 1: C and every decomposition of it are linear in alpha, so the relative

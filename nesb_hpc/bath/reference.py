@@ -2,25 +2,29 @@
 densities without a finite residue decomposition (the exponential cutoff, tables; docs/fit.md).
 
 The fit samples C(t) at up to 3,201 times and checks itself at 8 times as many, out to where
-|C| has fallen below 1e-2 of its tolerance, which for a power-law tail (t^-(s+1) for the
-exponential cutoff) is t ~ 1e3. Quadrature costs ~1 ms per time, so ``CorrelationReference``
-computes it (``quadrature.correlation_quadrature``) only at Chebyshev points of pieces of the
-time axis and interpolates between them:
+|C| has fallen below 0.1 of its tolerance (fit.TAIL_WINDOW), which for a power-law tail
+(t^-(s+1) for the exponential cutoff) is t ~ 40-300 (docs/fit.md). Quadrature costs 0.1-5 ms
+per time, so ``CorrelationReference`` computes it (``quadrature.correlation_quadrature``) only
+at Chebyshev points of pieces of the time axis and interpolates between them:
 
 - the axis is cut into [0, t_0], [t_0, 2 t_0], [2 t_0, 4 t_0], ... (t_0 = 4/frequency_scale),
-  built lazily as far as anyone asks: the pieces double because the tail varies on the scale of
-  t itself (a power law, and exponentials whose rates are at least the tail's);
+  built lazily as far as anyone evaluates: the pieces double because the tail varies on the scale
+  of t itself (a power law, and exponentials whose rates are at least the tail's);
 - a piece is accepted when the interpolant through 17 Chebyshev-Lobatto points reproduces the
-  quadrature at the 16 points in between (33 points) to ``rtol`` (1e-11) of max|C| = C^R(0)
+  quadrature at the 16 points in between (33 points) to ``rtol`` of max|C| = C^R(0)
   (|C(t)| <= C^R(0) for any J >= 0, since coth >= 1); the 33-point interpolant is kept, and
-  otherwise the piece is halved. C(t) of the exponential cutoff is analytic in the strip
-  |Im t| < 1/omega_c, so the pieces converge geometrically (30-40 pieces, ~1,100 quadratures,
-  ~1.5 s to t = 4,000); a table's C(t) carries a ripple at the level of its interpolation
-  error (docs/model.md s1), which the pieces resolve like the rest;
+  otherwise the piece is halved. rtol is 1e-11 by default and 1e-3 of the tolerance for a fit
+  (it needs no more). C(t) of the exponential cutoff is analytic in the strip |Im t| < 1/omega_c,
+  so the pieces converge geometrically (14-18 pieces to t = 4,000 at 1e-11, ~1-2 s); a table's
+  C(t) carries a ripple at the level of its interpolation error (tabulated.py), which the
+  pieces resolve where it exceeds rtol;
 - ``error_estimate`` is the largest such difference: an upper bound in practice for the 33-point
-  interpolant, which converges at twice the rate.
+  interpolant, which converges at twice the rate;
+- ``tail_end(threshold)``, where |C| stays below threshold * max|C|, samples C by quadrature at
+  65 geometric points per doubling (1% apart) without building pieces there.
 
-One reference per (J at alpha = 1, T), cached (``correlation_reference``): C is linear in alpha.
+One reference per (J at alpha = 1, T, rtol), cached (``correlation_reference``): C is linear in
+alpha.
 """
 
 from __future__ import annotations
