@@ -384,11 +384,14 @@ def exit_code(results: ResultsFile, outcome: dict, study: Study) -> int:
 
 
 def _n_bose_text(row) -> str:
-    """The Bose terms of a row: "2", or "auto: 2+6" (per bath), or "-" for fits and exponents."""
+    """The Bose terms of a row: "2", or "auto: 2+6" (per bath), or "-" for fits and exponents, or
+    "per bath 2, -" where the baths differ (a per-bath n_bose or spectral density)."""
     names = row.dtype.names
     per_bath = [int(row[n]) for n in ("n_bose1", "n_bose2") if n in names]
-    if int(row["n_bose"]) >= 0:
+    if int(row["n_bose"]) >= 0 and (not per_bath or set(per_bath) == {int(row["n_bose"])}):
         return str(int(row["n_bose"]))
+    if per_bath and (int(row["n_bose"]) >= 0 or len(set(per_bath)) > 1 and min(per_bath) < 0):
+        return "per bath " + ", ".join(str(n) if n >= 0 else "-" for n in per_bath)
     if per_bath and min(per_bath) >= 0:
         return "auto: " + "+".join(str(n) for n in per_bath)
     return "-"

@@ -130,12 +130,16 @@ def _figures(plt, kind, axis, study, rows, summary, status, options, normalised)
 
 def _golden_ratio(rows, normalised: dict) -> np.ndarray | None:
     """|I_gr(T1, T2)| / |I_gr(T2, T1)| per point (golden rule, docs/model.md s6), from each bath's
-    J; None where the input gives a bath's C(t) directly."""
+    J; None where the input gives a bath's C(t) directly, or where a bath's table file cannot be
+    read from here (the figure then goes without the golden-rule line)."""
     from .analytic import golden_rule_current
     from .bath import densities
-    from .config import parse_config
+    from .config import InputError, parse_config
 
-    cfg = parse_config(normalised)
+    try:
+        cfg = parse_config(normalised)
+    except InputError:
+        return None
     if any(b.spectral_density == "exponents" for b in cfg.bath.per_bath()):
         return None
     out = np.full(len(rows), np.nan)
