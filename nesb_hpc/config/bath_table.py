@@ -198,9 +198,9 @@ class BathConfig(_SharedBathKeys):
     """[bath] The spectral density J(w) of the baths and how C(t) is decomposed; [bath.bath1] and
     [bath.bath2] may replace any of these keys for one bath.
 
-    Bath nu has J_nu = alpha_nu * J at temperature T_nu, and
-    C_nu(t) = (1/pi) Int_0^inf J_nu(w) [coth(w/2T_nu) cos(wt) - i sin(wt)] dw.
-    Keys that the chosen spectral_density does not use are checked but ignored.
+    Bath nu has J_nu = alpha_nu times its spectral density (these keys, or its sub-table's) at
+    temperature T_nu, and C_nu(t) = (1/pi) Int_0^inf J_nu(w) [coth(w/2T_nu) cos(wt) - i sin(wt)] dw.
+    Keys that a bath's spectral_density does not use are checked but ignored.
     """
 
     _TABLE: ClassVar[str] = "bath"
