@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .bath import decompose_baths, decomposition_error, spectral_densities
+from .bath import FITTED_DENSITIES, decompose_baths, decomposition_error, densities, spectral_densities
 from .config import RunConfig
 from .results_file import (IncompatibleFile, OutputLock, ResultsFile, StoredState, candidate_paths, compat_difference,
                            empty_row, input_digest, output_path_problem, read_summary, remove_stale_temporaries)
@@ -42,9 +42,32 @@ NOT_PHYSICS = {"bath": ("fit_max_terms",),
 def compat_of(cfg: RunConfig) -> dict:
     """What a file and an input must share for the file to be resumed: the study kind, [bath] and
     [hierarchy]. [model] and the study's own keys are matched point by point (each point's key);
-    [solver] may change (each solve records its method, residual and status)."""
-    return {"format": 2, "study": {"kind": cfg.study.kind}, "bath": cfg.bath.to_dict(),
-            "hierarchy": cfg.hierarchy.to_dict()}
+    [solver] may change (each solve records its method, residual and status). A tabulated J
+    adds the digest of each bath's table values ("bath_tables"), so an edited table is another
+    input even under the same file name."""
+    out = {"format": 2, "study": {"kind": cfg.study.kind}, "bath": cfg.bath.to_dict(),
+           "hierarchy": cfg.hierarchy.to_dict()}
+    tables = table_digests(cfg.bath)
+    if tables:
+        out["bath_tables"] = tables
+    return out
+
+
+def table_digests(bath) -> dict:
+    """{"bath1": digest, ...} of the baths whose J is a table (values, not file names)."""
+    return {f"bath{n}": J.digest for n, J in enumerate(densities(bath, (1.0, 1.0)), start=1)
+            if getattr(J, "digest", None)}
+
+
+def _uses_tolerance(bath: dict) -> bool:
+    """Does [bath] tolerance decide a stored number: n_bose = "auto" or a fit, in either bath (a
+    stored [bath] dict, its sub-tables applied; keys absent take today's defaults)?"""
+    for sub in ("bath1", "bath2"):
+        eff = {**bath, **(bath.get(sub) if isinstance(bath.get(sub), dict) else {})}
+        if (eff.get("n_bose") == "auto" or eff.get("fit_tolerance")
+                or eff.get("spectral_density") in FITTED_DENSITIES):
+            return True
+    return False
 
 
 def comparable_compat(compat: dict) -> dict:
@@ -58,8 +81,12 @@ def comparable_compat(compat: dict) -> dict:
             merged = {**default, **compat[table]}
             out[table] = {k: v for k, v in merged.items() if k not in NOT_PHYSICS.get(table, ())}
     bath = out.get("bath")
-    if isinstance(bath, dict) and bath.get("n_bose") != "auto" and not bath.get("fit_tolerance"):
-        bath.pop("tolerance", None)   # it only chooses n_bose ("auto") and judges: no stored number changes
+    if isinstance(bath, dict):
+        for sub in ("bath1", "bath2"):   # the per-bath sub-tables: the same keys change no result
+            if isinstance(bath.get(sub), dict):
+                bath[sub] = {k: v for k, v in bath[sub].items() if k not in NOT_PHYSICS["bath"]}
+        if not _uses_tolerance(bath):
+            bath.pop("tolerance", None)   # it only chooses n_bose ("auto") and judges: no stored number changes
     return out
 
 
@@ -98,21 +125,25 @@ def result_row(request: Request, res: PointResult, ranks: int) -> np.ndarray:
     return row
 
 
-def decomposition_limit(bath) -> float:
-    """The largest accepted relative C(t) error: [bath] tolerance (for a fit, the larger of it and
-    fit_tolerance)."""
-    return max(bath.tolerance, bath.fit_tolerance)
+def decomposition_limit(bath) -> tuple[float, ...]:
+    """The largest accepted relative C(t) error of each bath: its tolerance (for a fit, the larger
+    of it and fit_tolerance)."""
+    return tuple(spec.limit for spec in bath.per_bath())
 
 
-def mark_accuracy(row, errors: list[float], n_bose: tuple[int, ...], limit: float) -> None:
+def mark_accuracy(row, errors: list[float], n_bose: tuple[int, ...], limit) -> None:
     """Record each bath's Bose terms and the decomposition error in a solve's row; a converged
-    solve whose C(t) misses the limit becomes "inaccurate" (it is computed, but not good)."""
+    solve whose C(t) misses its bath's limit (one per bath, or one for both) becomes "inaccurate"
+    (it is computed, but not good)."""
     row["n_bose1"], row["n_bose2"] = n_bose
+    limits = tuple(limit) if np.ndim(limit) else (float(limit),) * len(errors)
     finite = [e for e in errors if np.isfinite(e)]
     row["decomposition_error"] = max(finite) if finite else np.nan
-    if row["status"] == b"ok" and finite and max(finite) > limit:
+    missed = [(e, lim, n) for n, (e, lim) in enumerate(zip(errors, limits), start=1) if np.isfinite(e) and e > lim]
+    if row["status"] == b"ok" and missed:
+        e, lim, n = max(missed)
         row["status"] = "inaccurate"
-        row["reason"] = f"C(t) off by {max(finite):.1e} > tolerance {limit:.0e}"
+        row["reason"] = f"C(t) off by {e:.1e} > tolerance {lim:.0e}" + (f" (bath {n})" if len(set(limits)) > 1 else "")
 
 
 _DECOMPOSITION_ERRORS: dict = {}
@@ -124,8 +155,8 @@ def check_decomposition(cfg: RunConfig, model, bath=None) -> list[float]:
     Memoised per process: the relative error does not depend on alpha (C(t) and its
     decomposition both scale with it), and quadrature costs about 0.5 s per bath."""
     bath = bath or cfg.bath
-    key = (json.dumps(bath.to_dict(), sort_keys=True, default=str), model.T1, model.T2,
-           model.alpha1 == 0.0, model.alpha2 == 0.0)
+    key = (json.dumps(bath.to_dict(), sort_keys=True, default=str), json.dumps(table_digests(bath)),
+           model.T1, model.T2, model.alpha1 == 0.0, model.alpha2 == 0.0)
     if key not in _DECOMPOSITION_ERRORS:
         errors = []
         alphas = (model.alpha1, model.alpha2)
@@ -176,7 +207,7 @@ class Writer:
             if row["status"] == b"inaccurate" and not self.warned:
                 self.warned = True
                 log.warning("point %d: the decomposed C(t) misses [bath] tolerance (status inaccurate): %s", point,
-                            "lower [bath] fit_tolerance" if self.cfg.bath.fit_tolerance > 0
+                            "lower [bath] fit_tolerance" if any(b.fitted for b in self.cfg.bath.per_bath())
                             else 'use n_bose = "auto" (or more Bose terms)')
 
     def done(self, items) -> None:
@@ -353,11 +384,14 @@ def exit_code(results: ResultsFile, outcome: dict, study: Study) -> int:
 
 
 def _n_bose_text(row) -> str:
-    """The Bose terms of a row: "2", or "auto: 2+6" (per bath), or "-" for fits and exponents."""
+    """The Bose terms of a row: "2", or "auto: 2+6" (per bath), or "-" for fits and exponents, or
+    "per bath 2, -" where the baths differ (a per-bath n_bose or spectral density)."""
     names = row.dtype.names
     per_bath = [int(row[n]) for n in ("n_bose1", "n_bose2") if n in names]
-    if int(row["n_bose"]) >= 0:
+    if int(row["n_bose"]) >= 0 and (not per_bath or set(per_bath) == {int(row["n_bose"])}):
         return str(int(row["n_bose"]))
+    if per_bath and (int(row["n_bose"]) >= 0 or len(set(per_bath)) > 1 and min(per_bath) < 0):
+        return "per bath " + ", ".join(str(n) if n >= 0 else "-" for n in per_bath)
     if per_bath and min(per_bath) >= 0:
         return "auto: " + "+".join(str(n) for n in per_bath)
     return "-"

@@ -129,19 +129,22 @@ def _figures(plt, kind, axis, study, rows, summary, status, options, normalised)
 
 
 def _golden_ratio(rows, normalised: dict) -> np.ndarray | None:
-    """|I_gr(T1, T2)| / |I_gr(T2, T1)| per point (golden rule, docs/model.md s6), from the input's
-    J; None where the input gives C(t) directly."""
+    """|I_gr(T1, T2)| / |I_gr(T2, T1)| per point (golden rule, docs/model.md s6), from each bath's
+    J; None where the input gives a bath's C(t) directly, or where a bath's table file cannot be
+    read from here (the figure then goes without the golden-rule line)."""
     from .analytic import golden_rule_current
-    from .bath import SPECTRAL_DENSITIES
-    from .config import parse_config
+    from .bath import densities
+    from .config import InputError, parse_config
 
-    cfg = parse_config(normalised)
-    if cfg.bath.spectral_density == "exponents":
+    try:
+        cfg = parse_config(normalised)
+    except InputError:
         return None
-    make = SPECTRAL_DENSITIES[cfg.bath.spectral_density]
+    if any(b.spectral_density == "exponents" for b in cfg.bath.per_bath()):
+        return None
     out = np.full(len(rows), np.nan)
     for i, r in enumerate(rows):
-        J1, J2 = make(float(r["alpha1"]), cfg.bath), make(float(r["alpha2"]), cfg.bath)
+        J1, J2 = densities(cfg.bath, (float(r["alpha1"]), float(r["alpha2"])))
         args = (float(r["delta"]), J1, J2, float(r["theta1"]), float(r["theta"]))
         try:
             forward = golden_rule_current(float(r["delta"]), float(r["T1"]), float(r["T2"]), *args[1:])

@@ -284,7 +284,7 @@ ERRORS = {
                     '"aij", "baij"'),
     "slepc target": ({"solver": {"slepc_target": 0.0}}, "[solver] slepc_target = 0.0", "a number in (0, 1]"),
     "spectral density": ({"bath": {"spectral_density": "ohmic"}}, '[bath] spectral_density = "ohmic"',
-                         '"rational", "drude_lorentz", "underdamped", "exponents"'),
+                         '"rational", "drude_lorentz", "underdamped", "exponential", "tabulated", "exponents"'),
     "even s": ({"bath": {"s": 2}}, "[bath] s = 2", "an odd integer in [1, 99]"),
     "cutoff too small": ({"bath": {"s": 7, "cutoff_power": 4}}, "[bath] cutoff_power = 4",
                          "s = 7", "2*cutoff_power > s + 1"),

@@ -21,6 +21,18 @@ on a grid of times t (units 1/omega_c) that sees every component of C:
 
 For the paper's J that is 51 points at T >= 1/(2 pi), 95 at T = 0.02 (against 81 on [0, 40]).
 
+A J without ``.rational()`` (the exponential cutoff, a table) has no poles to read the rates
+from, and its C(t) ends in a power law (t^-(s+1) for the exponential cutoff), not in e^{-g t}.
+Its grid (``_tail_grid``) is uniform with dt = 0.5 / v_fast (v_fast the larger of the density's
+frequency_scale and the decomposition's fastest rate) up to t_a = 10 / frequency_scale, then
+geometric, t_{k+1} = 1.02 t_k (a tail varies on the scale of t; at the decomposition's slowest
+rates this is the 0.5/g of the rational grid), up to the later of 25 / (the decomposition's
+slowest rate) and where C stays below TAIL_FLOOR = 1e-8 of max|C| (reference.py's tail_end:
+4,400-9,400 for s = 1 at T = 0.1-1, 70-120 for s = 3; for the paper's J tabulated every 0.02
+its interpolation ripple, ~1e-5 up to t ~ 300, sets it). Errors below 1e-8 are not resolved
+there (the tolerances in use are 1e-3 to 1e-6). 300-600 points, 1-3 s of quadrature (a table:
+10-15 s), once per (J, T, grid).
+
 The quadrature costs 5-15 ms per point, so the reference is computed once per (J shape, T, grid)
 and cached at alpha = 1: C and every decomposition of it are linear in alpha, so the relative
 error does not depend on alpha (alpha = 0 has no relative error: NaN).
@@ -39,8 +51,11 @@ import numpy as np
 
 from .decomposition import BathDecomposition, exact_decomposition
 from .quadrature import correlation_quadrature
+from .reference import correlation_reference
 
 DECAY_LENGTHS = 25.0   # the grid ends where every component has decayed by e^-25 = 1.4e-11
+TAIL_FLOOR = 1e-8      # a power-law tail is followed until |C| stays below this (relative)
+TAIL_RATIO = 1.02      # geometric step of the tail grid
 # The largest number of Bose terms select_n_bose tries. Each Bose term is one hierarchy index per
 # bath (separate or merged form alike): 40 per bath gives 2 x (8 + 40) = 96 indices for the paper's
 # J, already 3.9M ADOs at depth 4, the most a run can afford; and 40 Pade terms are within 4e-11 of
@@ -62,13 +77,16 @@ def _slowest_rate(dec: BathDecomposition) -> float:
     return float(np.min(np.concatenate(rates))) if rates else math.inf
 
 
-def error_grid(J, T: float, slowest_rate: float = math.inf) -> np.ndarray:
+def error_grid(J, T: float, slowest_rate: float = math.inf, fastest_rate: float = 0.0) -> np.ndarray:
     """The times (units 1/omega_c) on which decomposition_error compares C(t) (module doc).
 
-    J: a spectral density with .rational(); T: temperature (> 0); slowest_rate: a decomposition's
-    own slowest decay rate, if it may be slower than the poles of J and 2 pi T (fits)."""
+    J: a spectral density (at alpha = 1 for a J without .rational()); T: temperature (> 0);
+    slowest_rate: a decomposition's own slowest decay rate, if it may be slower than the poles of J
+    and 2 pi T (fits); fastest_rate: its fastest (used only without .rational())."""
     if T <= 0:
         raise ValueError(f"temperature {T} must be > 0")
+    if not hasattr(J, "rational"):
+        return _tail_grid(J, T, slowest_rate, fastest_rate)
     rational = J.rational()
     v = [complex(-1j * z) for z in rational.poles if z.imag > 0]
     g_j, w_j = min(x.real for x in v), max(abs(x) for x in v)
@@ -86,6 +104,24 @@ def error_grid(J, T: float, slowest_rate: float = math.inf) -> np.ndarray:
         return head
     n_tail = int(math.ceil((t_max - t_1) / (0.5 / g_min)))
     return np.concatenate([head, np.linspace(t_1, t_max, n_tail + 1)[1:]])
+
+
+def _tail_grid(J, T: float, slowest_rate: float, fastest_rate: float) -> np.ndarray:
+    """The grid of a J without poles (module doc): uniform, then geometric into the power-law tail."""
+    scale = float(J.frequency_scale)
+    dt = 0.5 / max(scale, fastest_rate)
+    t_a = 10.0 / scale
+    t_max = max(DECAY_LENGTHS / slowest_rate if slowest_rate > 0 else 0.0,
+                correlation_reference(J, float(T)).tail_end(TAIL_FLOOR), 2.0 * t_a)
+    head = np.linspace(0.0, t_a, int(math.ceil(t_a / dt)) + 1)
+    n_tail = int(math.ceil(math.log(t_max / t_a) / math.log(TAIL_RATIO)))
+    return np.concatenate([head, t_a * np.exp(np.linspace(0.0, math.log(t_max / t_a), n_tail + 1)[1:])])
+
+
+def _fastest_rate(dec: BathDecomposition) -> float:
+    """The largest |eigenvalue| of eta over both families (0 without functions)."""
+    rates = [np.abs(np.linalg.eigvals(f.eta)) for f in (dec.real, dec.imag) if f.size]
+    return float(np.max(np.concatenate(rates))) if rates else 0.0
 
 
 @lru_cache(maxsize=256)
@@ -110,7 +146,7 @@ def decomposition_error(dec: BathDecomposition, J, T: float, t_max: float | None
     points (default 81) on [0, t_max] (default: error_grid's end) instead of error_grid.
     """
     unit, alpha = _unit_density(J)
-    t = error_grid(unit, T, _slowest_rate(dec))
+    t = error_grid(unit, T, _slowest_rate(dec), 0.0 if hasattr(unit, "rational") else _fastest_rate(dec))
     if t_max is not None or n_t is not None:
         t = np.linspace(t[0], t[-1] if t_max is None else t_max, 81 if n_t is None else n_t)
     return _relative_error(dec, _reference(unit, float(T), tuple(t)), t, alpha)

@@ -57,8 +57,9 @@ shared functions merged it is the number of hierarchy indices per bath.
 
 The reference of ``fit_bath`` is the exact residue decomposition with Pade n_bose = 20, 40, 80, ...
 until doubling changes C(t) by less than 1e-2 of the tolerance (at the paper's J, 40 terms agree
-with direct quadrature to 5e-14); ``fit_decomposition`` accepts any reference (a decomposition, a
-callable C(t), or uniform samples such as direct quadrature).
+with direct quadrature to 5e-14); for a J without one (exponential cutoff, table) it is quadrature
+of C(t) (reference.py), fitted up to where |C| <= TAIL_WINDOW * tolerance. ``fit_decomposition``
+accepts any reference (a decomposition, a callable C(t), or uniform samples).
 """
 
 from __future__ import annotations
@@ -75,9 +76,11 @@ from scipy.linalg import null_space
 
 from .decomposition import (BasisFamily, BathDecomposition, _pair_of_families, basis_function, exact_decomposition,
                             from_exponents)
+from .reference import correlation_reference
 
 # relative distances within which ESPRIT rates are tried as one rate of higher multiplicity
 _CLUSTER_RHOS = (0.1, 0.3)
+_HANKEL_ROWS = 400
 
 
 @dataclass(frozen=True)
@@ -443,7 +446,7 @@ def fit_decomposition(reference, tolerance: float, max_terms: int = 12, t_max: f
     # (exact decompositions no longer cancel near coincident poles: kappa <= ~40)
     limit = max_cancellation if ref_dec is None else max(max_cancellation, 3.0 * cancellation(ref_dec, tc))
 
-    L = min(t.size // 2, 400)
+    L = min(t.size // 2, _HANKEL_ROWS)
     hankel = [np.lib.stride_tricks.sliding_window_view(x, L).T for x in samples]  # L x (N-L+1) each
     U = np.linalg.svd(np.hstack(hankel), full_matrices=False)[0]
 
@@ -488,7 +491,7 @@ def fit_decomposition(reference, tolerance: float, max_terms: int = 12, t_max: f
         dec = cand.build()
         kappa = cancellation(dec, tc[::8])  # of the decomposition as built
         final = float(np.max(np.abs(evaluate_correlation(dec, tc) - check)) / scale)
-        if final > tolerance * (1 + 1e-6) + 1e-13:
+        if not final <= tolerance * (1 + 1e-6) + 1e-13:  # also NaN
             raise RuntimeError(f"fit_decomposition: the built decomposition's error {final:.3e} differs "
                                f"from the fit's {cand.error:.3e}")
         rates_all, mult = [], []
@@ -542,18 +545,33 @@ def reference_decomposition(J, T: float, tolerance: float, n_start: int = 20,
                      "Drude-Lorentz's diverges): use a larger fit tolerance or the exact decomposition")
 
 
+# Where the fitted window of a quadrature reference ends: |C| <= TAIL_WINDOW * tolerance beyond.
+# A power-law tail (the exponential cutoff's t^-(s+1)) followed to 1e-2 * tolerance, as for the
+# exact references, costs the fit slow rates it does not need: Ohmic (s = 1) at 1e-4 took 14-29
+# functions with a window to t ~ 450-940, 9-10 with this one (t ~ 140-300; docs/fit.md). Beyond
+# it the reference adds at most 0.1 of the tolerance; the fit's check runs to 1.5 t_max and
+# the decomposition error (accuracy.py) to where |C| < 1e-8, so a fit that has not decayed by
+# then is still caught.
+TAIL_WINDOW = 0.1
+
+
 @lru_cache(maxsize=64)
 def _fit_unit(J, T: float, tolerance: float, max_terms: int) -> FittedDecomposition:
-    ref = reference_decomposition(J, T, tolerance)
-    return fit_decomposition(ref, tolerance, max_terms)
+    if hasattr(J, "rational"):
+        return fit_decomposition(reference_decomposition(J, T, tolerance), tolerance, max_terms)
+    ref = correlation_reference(J, T, max(1e-11, 1e-3 * tolerance))
+    return fit_decomposition(ref, tolerance, max_terms, t_max=ref.tail_end(TAIL_WINDOW * tolerance),
+                             description=f"reference: quadrature of {J!r} at T = {T:g}")
 
 
 def fit_bath(J, T: float, tolerance: float, max_terms: int = 12) -> FittedDecomposition:
     """Fitted decomposition of the C(t) of spectral density J at temperature T.
 
-    J: RationalCutoff, Underdamped (anything with an `alpha` field and `.rational()`). C is linear in
-    alpha: the fit is made (and cached) at alpha = 1 and scaled, so a sweep over alpha fits once
-    and alpha = 0 is allowed.
+    J: a density with an `alpha` field: with `.rational()` (RationalCutoff, Underdamped) the
+    reference is the converged exact decomposition, otherwise (ExponentialCutoff, Tabulated)
+    quadrature of C(t) (reference.py) with the window ending where |C| <= TAIL_WINDOW * tolerance.
+    C is linear in alpha: the fit is made (and cached) at alpha = 1 and scaled, so a sweep over
+    alpha fits once and alpha = 0 is allowed.
     """
     alpha = float(J.alpha)
     return _fit_unit(dataclasses.replace(J, alpha=1.0), float(T), float(tolerance), int(max_terms)).scaled(alpha)

@@ -15,7 +15,8 @@ Modules (one concept each):
   petsc_options  [solver.petsc_options]: flattening and the options the input may not set
   schema         the table machinery (documented fields, building, validation, the base class)
   registries     the choices offered, from the layers that implement them
-  tables         [model], [bath], [hierarchy], [solver], [output]
+  bath_table     [bath] and its per-bath sub-tables [bath.bath1], [bath.bath2]; BathSpec per bath
+  tables         [model], [hierarchy], [solver], [output]
   study_table    [study] and its per-kind key registry
   loading        RunConfig (a whole input), parse_config, load_config
   reference      the --help key reference
@@ -24,6 +25,7 @@ Units (docs/model.md s1): hbar = k_B = 1, energies, temperatures and rates in un
 cutoff omega_c = 1, angles in radians.
 """
 
+from .bath_table import BathConfig, BathSpec, ExponentsConfig, PerBathConfig
 from .errors import InputError
 from .loading import TABLE_CLASSES, TABLES, RunConfig, default_config_path, load_config, parse_config
 from .petsc_options import check_petsc_options_safe, flatten_petsc_options
@@ -31,11 +33,12 @@ from .reference import key_reference
 from .registries import DECOMPOSITIONS, MATRIX_TYPES, MODE_FORMS, SOLVER_METHODS, SPECTRAL_DENSITIES, TRUNCATIONS
 from .study_table import (DEDICATED_FROM_RANKS, STUDY_KINDS, STUDY_LAYOUT_KEYS, STUDY_PARAMS, SWEEP_KEYS,
                           StudyConfig)
-from .tables import BathConfig, ExponentsConfig, HierarchyConfig, ModelConfig, OutputConfig, SolverConfig
+from .tables import HierarchyConfig, ModelConfig, OutputConfig, SolverConfig
 from .values import parse_angle
 
 __all__ = [
-    "InputError", "RunConfig", "ModelConfig", "BathConfig", "ExponentsConfig", "HierarchyConfig",
+    "InputError", "RunConfig", "ModelConfig", "BathConfig", "BathSpec", "ExponentsConfig", "PerBathConfig",
+    "HierarchyConfig",
     "SolverConfig", "StudyConfig", "OutputConfig", "TABLES", "TABLE_CLASSES", "SPECTRAL_DENSITIES",
     "DECOMPOSITIONS", "TRUNCATIONS", "SOLVER_METHODS", "MATRIX_TYPES", "MODE_FORMS", "STUDY_KINDS",
     "STUDY_PARAMS", "STUDY_LAYOUT_KEYS", "SWEEP_KEYS", "DEDICATED_FROM_RANKS", "load_config",

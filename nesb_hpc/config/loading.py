@@ -9,10 +9,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
+from .bath_table import BathConfig
 from .errors import InputError, combined, did_you_mean, fmt
 from .schema import TableBase, build_table, table_field
 from .study_table import StudyConfig
-from .tables import BathConfig, HierarchyConfig, ModelConfig, OutputConfig, SolverConfig
+from .tables import HierarchyConfig, ModelConfig, OutputConfig, SolverConfig
 
 try:
     import tomllib
@@ -32,6 +33,21 @@ class RunConfig(TableBase):
     solver: SolverConfig = table_field(SolverConfig, "solver")
     study: StudyConfig = table_field(StudyConfig, "study")
     output: OutputConfig = table_field(OutputConfig, "output")
+
+    @classmethod
+    def _check(cls, values, table):
+        # A ladder's or check's Bose terms ([study] n_bose, n_bose_check) replace [bath] n_bose for
+        # both baths; with a per-bath n_bose it would be unclear which a rung means.
+        study, bath = values["study"], values["bath"]
+        ladder = [k for k in ("n_bose", "n_bose_check") if dict(study.params).get(k)]
+        for sub in ("bath1", "bath2"):
+            table_of = getattr(bath, sub)
+            if ladder and table_of is not None and table_of.n_bose is not None:
+                allowed = f"n_bose only in [bath] when [study] {ladder[0]} is given"
+                raise InputError(f"input error: [bath.{sub}] n_bose = {fmt(table_of.n_bose)} cannot be combined with "
+                                 f"[study] {ladder[0]} = {fmt(dict(study.params)[ladder[0]])} (which sets the Bose terms "
+                                 f"of both baths): allowed is {allowed}", key=f"bath.{sub}.n_bose",
+                                 value=table_of.n_bose, allowed=allowed)
 
     def replace_model(self, **changes) -> RunConfig:
         """A new RunConfig with [model] keys changed (input vocabulary: ``alpha``, angle strings).

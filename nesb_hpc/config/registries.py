@@ -4,6 +4,7 @@ layer's table (docs/architecture.md). Nothing here imports PETSc."""
 
 from __future__ import annotations
 
+from ..bath import FITTED_DENSITIES
 from ..bath import SPECTRAL_DENSITIES as _SPECTRAL_DENSITY_TABLE
 from ..bath.bose import BOSE_EXPANSIONS
 from ..hierarchy import TRUNCATIONS
@@ -15,4 +16,4 @@ SPECTRAL_DENSITIES = tuple(_SPECTRAL_DENSITY_TABLE)
 DECOMPOSITIONS = tuple(BOSE_EXPANSIONS)
 SOLVER_METHODS = METHODS
 
-__all__ = ["DECOMPOSITIONS", "MATRIX_TYPES", "MODE_FORMS", "SOLVER_METHODS", "SPECTRAL_DENSITIES", "TRUNCATIONS"]
+__all__ = ["DECOMPOSITIONS", "FITTED_DENSITIES", "MATRIX_TYPES", "MODE_FORMS", "SOLVER_METHODS", "SPECTRAL_DENSITIES", "TRUNCATIONS"]

@@ -392,3 +392,55 @@ ENERGY = Number(lo=0.0, lo_open=True, hi=MAX_ENERGY)
 
 ANGLE_PI = Angle(math.pi, "pi")
 ANGLE_2PI = Angle(2 * math.pi, "2pi", hi_open=True)
+
+
+@dataclass(frozen=True)
+class Exponent:
+    """A real number in (0, hi]: an int stays an int (s = 3 is written back as 3), else a float."""
+
+    hi: float = 99.0
+    type_name: ClassVar[str] = "number"
+
+    @property
+    def allowed(self) -> str:
+        return f"a number in (0, {fmt_bound(self.hi)}]"
+
+    def __call__(self, value, key):
+        x = finite(value, key, self.allowed)
+        if not in_range(x, 0.0, True, self.hi, False):
+            raise value_error(key, value, f"is out of range: allowed is {self.allowed}", self.allowed)
+        return int(value) if isinstance(value, int) else x
+
+
+@dataclass(frozen=True)
+class FilePath:
+    """The path of an input data file (read and checked where it is used, not here)."""
+
+    type_name: ClassVar[str] = "string"
+    allowed: ClassVar[str] = "a file name (relative to the working directory)"
+
+    def __call__(self, value, key):
+        if not isinstance(value, str) or not value.strip():
+            raise value_error(key, value, f"must be {self.allowed}", self.allowed)
+        if "\x00" in value or len(value) > 4096:
+            allowed = f"{self.allowed}, without NUL characters and at most 4096 characters"
+            raise value_error(key, value, f"is not a usable path: allowed is {allowed}", allowed)
+        return value
+
+
+@dataclass(frozen=True)
+class Unset:
+    """A key that may be left out (None: not given); a given value goes to the inner parser."""
+
+    inner: Callable
+
+    @property
+    def type_name(self) -> str:
+        return self.inner.type_name
+
+    @property
+    def allowed(self) -> str:
+        return self.inner.allowed
+
+    def __call__(self, value, key):
+        return None if value is None else self.inner(value, key)
