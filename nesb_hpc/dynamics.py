@@ -68,13 +68,16 @@ DENSE_OUTPUT = {("rk", "5dp"), ("arkimex", "3"), ("arkimex", "4"), ("rosw", "ra3
 class DynamicsSettings:
     """How evolve() integrates (times in 1/omega_c).
 
-    ts_type: the PETSc TS type (overridden by -nesb_ts_type); rtol, atol: TS tolerances on the
-    local error of each step, weighted RMS over all unknowns (atol in units of the rescaled
-    unknowns, which are O(1) in rho_00 and O(sqrt(alpha)) or less in tier 1); dt0: the first
-    step (adaptivity takes over); linear_rtol: relative tolerance of the implicit types' stage
-    solves; output: "auto" (dense output where the type has one of its order, else step onto
-    the output times), "interpolate" or "step"; petsc_options: the input's options (without
-    the prefix), below the command line and above these defaults.
+    ts_type, rk_type: the PETSc TS type and RK scheme (overridden by -nesb_ts_type ...);
+    rtol, atol: TS tolerances on the local error of each step, weighted RMS over all unknowns
+    (atol in units of the rescaled unknowns, which are O(1) in rho_00 and O(sqrt(alpha)) or less
+    in tier 1); dt0: the first step (adaptivity takes over); linear_rtol: relative tolerance of
+    the implicit types' stage solves; pc_shift_ratio: implicit types rebuild the ILU of
+    shift*I - L only when the shift has moved by more than this factor since the last build
+    (1: at every change; 2 measured fastest, bench/dynamics_bench.py); output: "auto" (dense
+    output where the type has one of its order, else step onto the output times),
+    "interpolate" or "step"; petsc_options: the input's options (without the prefix), below
+    the command line and above these defaults.
     """
 
     ts_type: str = "rk"
@@ -84,7 +87,7 @@ class DynamicsSettings:
     dt0: float = 1e-3
     max_steps: int = 100_000_000
     linear_rtol: float = 1e-12
-    pc_shift_ratio: float = 1.0
+    pc_shift_ratio: float = 2.0
     output: str = "auto"
     petsc_options: tuple[tuple[str, str], ...] = ()
 
@@ -386,7 +389,7 @@ class _ShiftedOperator:
 
     def mult(self, mat, x, y):
         self.L.mult(x, y)
-        y.aypx(-1.0, x) if self.shift == 1.0 else y.axpby(self.shift, -1.0, x)
+        y.axpby(self.shift, -1.0, x)
 
 
 class _LinearTS:
@@ -400,7 +403,7 @@ class _LinearTS:
     an ESDIRK/Rosenbrock step, share one factorisation; PCSetUp skips an unchanged P).
     """
 
-    def __init__(self, L: PETSc.Mat, pc_shift_ratio: float = 1.0):
+    def __init__(self, L: PETSc.Mat, pc_shift_ratio: float):
         self.L = L
         self.op: _ShiftedOperator | None = None
         self.J: PETSc.Mat | None = None
@@ -432,7 +435,6 @@ class _LinearTS:
         if self.op.shift != shift:
             self.op.shift = float(shift)
             self.jacobian_updates += 1
-            J.assemble()                      # new state: the KSP sees a changed operator
         keep = self.pc_shift is not None and max(shift / self.pc_shift, self.pc_shift / shift) < self.pc_shift_ratio
         if not keep:
             self.L.copy(P, PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
@@ -466,7 +468,8 @@ def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], s
     callback(obs): called on every rank, in time order, as each output time is passed (so a
     driver can write the row at once); if it returns a true value on any rank, the run stops at
     the end of the current step and the result is a checkpoint (state and time of that step;
-    every output time up to it has been reported). emit_initial: report t0's observables first.
+    every output time up to it has been reported); if it raises on any rank, every rank raises
+    (that rank its own exception, the others a RuntimeError), so no rank is left waiting. emit_initial: report t0's observables first.
     dt0: the first step (default settings.dt0; a restart passes the previous result's time_step).
     y0 is not modified. Restart: evolve(op, result.state, result.time, later_times, ...).
     """
@@ -489,8 +492,17 @@ def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], s
         obs = transient_observables(t, gather(vec), gather(rate), op.hier, op.modes, op.pauli.coupling_vectors,
                                     op.delta)
         emitted.append(obs)
-        want = bool(callback(obs)) if callback is not None else False
-        return bool(mpi.allreduce(want, op=_mpi_lor()))      # the same decision on every rank
+        error = None
+        try:
+            code = int(bool(callback(obs))) if callback is not None else 0
+        except Exception as exc:                              # noqa: BLE001 -- re-raised on every rank below
+            code, error = 2, exc
+        code = mpi.allreduce(code, op=_mpi_max())             # the same decision on every rank
+        if code == 2:
+            if error is not None:
+                raise error
+            raise RuntimeError("the output callback failed on another rank")
+        return code == 1
 
     try:
         ts.setOptionsPrefix(PREFIX)
@@ -574,12 +586,6 @@ def _reason_name(reason: int) -> str:
         if not name.startswith("_") and getattr(cls, name) == reason:
             return name
     return str(reason)
-
-
-def _mpi_lor():
-    from mpi4py import MPI
-
-    return MPI.LOR
 
 
 def _mpi_max():

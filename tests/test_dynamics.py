@@ -481,3 +481,19 @@ def test_transient_agrees_with_qutip():
     for key in ("I_rel_diff", "E_int_rel_diff", "bloch_rel_diff"):
         assert r[key] <= 1e-6, (key, r[key])
     assert r["ok"]
+
+
+@pytest.mark.mpi
+def test_a_failing_callback_raises_on_every_rank():
+    """A callback that raises on one rank only must not leave the others waiting in a collective."""
+    op = operator(COMM, 0.5, 2)
+
+    def callback(obs):
+        if obs.t > 2.0 and COMM.rank == COMM.size - 1:
+            raise KeyError("disk full")
+
+    try:
+        with pytest.raises((KeyError, RuntimeError)):
+            run(op, dyn.output_times(5.0, 5), callback=callback)
+    finally:
+        op.destroy()
