@@ -24,7 +24,7 @@ import time
 def run(spec: dict) -> dict:
     import numpy as np
     import qutip
-    from qutip import Qobj, qeye, sigmax, sigmay, sigmaz
+    from qutip import qeye, sigmax, sigmay, sigmaz
     from qutip.solver.heom import BosonicBath, HEOMSolver
 
     sig = [sigmax(), sigmay(), sigmaz()]

@@ -143,8 +143,7 @@ def run(args, alpha, t_end, n_out, petsc, rtol, atol, ratio, steady=False, curre
 
 
 def reference(args, alpha) -> dict:
-    rec = None if args.report else stored("reference", "rk/5dp rtol 1e-12", alpha, args.depth, args.ranks, 1e-12,
-                                          args.window)
+    rec = stored("reference", "rk/5dp rtol 1e-12", alpha, args.depth, args.ranks, 1e-12, args.window)
     if rec is None and not args.report:
         petsc, rtol, atol = REFERENCE
         rec = run(args, alpha, args.window, 40, petsc, rtol, atol, 1.0, steady=True, currents=True)
@@ -204,17 +203,20 @@ def relax_phase(args, alpha) -> list[list]:
         if rec is None:
             continue
         t_relax, final = float("nan"), float("nan")
-        if rec.get("I1") and I_ss:
-            t = np.array(rec["t"])
-            rel = np.abs(np.array(rec["I1"]) - I_ss) / abs(I_ss)
+        I1 = rec.get("I1") or rec.get("I1_progress")       # a run cut at its limit: its progress lines
+        if I1 and I_ss:
+            t = np.array(rec["t"]) if "t" in rec else args.relax_t / round(args.relax_t) * np.arange(1, len(I1) + 1)
+            rel = np.abs(np.array(I1) - I_ss) / abs(I_ss)
             bad = np.nonzero(rel > 1e-6)[0]
             t_relax = float(t[bad[-1] + 1]) if bad.size and bad[-1] + 1 < t.size else (0.0 if not bad.size else float("inf"))
             final = float(rel[-1])
         wall, cpu = rec.get("wall_s", float("nan")), rec.get("cpu_s_max", float("nan"))
         steady_s = ref.get("steady", {}).get("total_s", float("nan"))
+        t_done = args.relax_t if rec.get("status") == "ok" else rec.get("t_reached", float("nan"))
         rows.append([name, f"{t_relax:g}", f"{final:.1e}", rec.get("steps", "-"), f"{wall:.1f}", f"{cpu:.1f}",
-                     f"{wall / args.relax_t:.3f}", f"{wall / steady_s:.0f}" if steady_s == steady_s else "-",
-                     f"{rec.get('others_cores_busy', float('nan')):.1f}", rec.get("status")])
+                     f"{wall / t_done:.3f}", f"{wall / steady_s:.0f}" if steady_s == steady_s else "-",
+                     f"{rec.get('others_cores_busy', float('nan')):.1f}",
+                     rec.get("status") if rec.get("status") == "ok" else f"{rec.get('status')} at t = {t_done:g}"])
     return rows
 
 

@@ -20,12 +20,14 @@ other eigenvalue has Re < 0, so y(t) -> the steady state of point.solve_point.
 
 Units: hbar = k_B = omega_c = 1; times in 1/omega_c, energies in omega_c, currents in omega_c^2.
 
-Integrator (measured, bench/dynamics_bench.py, docs/dynamics.md): the default is the explicit
+Integrator (measured, bench/dynamics_bench.py, docs/dynamics.md s4): the default is the explicit
 Dormand-Prince 5(4) pair (TSRK 5dp) with its 4th-order dense output. The hierarchy is stiff
 (eigenvalues down to about -(depth x the largest Pade/Matsubara rate)), but the slow modes
 (rates ~0.05-0.2 that set the relaxation) oscillate and must be followed to the tolerance anyway;
 implicit methods (BDF, ROSW, ARKIMEX reusing the steady-state GMRES + block-Jacobi/ILU) take
-larger steps but pay a preconditioned solve per stage, and lost on every case measured.
+larger steps but pay a preconditioned solve per stage: during transients they lost at alpha =
+0.5 and 4 (RK 2.6-3.9x cheaper at depth 8); BDF(5) won the long tail of the approach to the
+steady state at alpha = 0.5 (2.5x) but lost it at alpha = 4 (3.3x).
 Any TS type can be chosen with -nesb_ts_type (implicit types get an IFunction/IJacobian and the
 steady-state route's preconditioner); PETSc options use the prefix nesb_, with the precedence of
 steady_state.petsc_options (command line > input > these defaults).
