@@ -12,6 +12,16 @@ form, where every ADO is Hermitian and the current is Tr[V (-i) Int dF/dt(t-s) r
 (eta phi0)_j Tr[V rho_{e_j}] (liouvillian.HierarchyModes). (The sign of the C^I(0) term is +2: only it conserves energy,
 I1 + I2 = 0, when C^I(0) != 0: tests/test_steady_state.py; docs/model.md s4.)
 (The system-side current i<[H_S, V] B> is a different quantity when couplings do not commute.)
+
+Out of steady state (docs/dynamics.md, transient_observables): the same first-tier readout is the
+instantaneous bath-energy current at every time of an evolution that starts from a product state
+(baths thermal, all ADOs beyond tier 0 zero), and the interaction energy is
+
+    <V_nu B_nu> = Tr[V_nu Tr_B(B_nu rho_tot)] = sum_{j in nu} up_j (n_nu . x_{e_j})
+
+for both mode forms (up = a^R, -a^I separate; phi0 merged: the coefficient with which tier 1
+feeds rho_00), so that d/dt (<H_S> + sum_nu <V_nu B_nu>) = sum_nu I_nu holds exactly for the
+truncated hierarchy at any depth.
 """
 
 from __future__ import annotations
@@ -78,3 +88,78 @@ def steady_state_observables(y: np.ndarray, hier, modes, coupling_vectors) -> St
     conservation = abs(float(currents.sum())) / scale if scale > CURRENT_FLOOR else 0.0
     positivity = float(np.min(np.linalg.eigvalsh(rho)))
     return SteadyStateObservables(currents, rho, y[0].copy(), conservation, positivity)
+
+
+def _first_tier(y: np.ndarray, hier: TierOrderedHierarchy, modes: HierarchyModes) -> np.ndarray:
+    """x_{e_j} (unscaled Pauli components, shape (K, 4)) from the rescaled unknowns y."""
+    y = np.asarray(y, dtype=float).reshape(-1, 4)
+    first = hier.rank(np.eye(modes.size, dtype=np.int64))
+    return y[first] * modes.scale[:, None]
+
+
+def interaction_energies(y: np.ndarray, hier: TierOrderedHierarchy, modes: HierarchyModes,
+                         coupling_vectors: np.ndarray) -> np.ndarray:
+    """<V_nu B_nu> for every bath (energy units) from the unknowns y of ADO 0 and tier 1.
+
+    Tr_B(B_nu rho_tot) = sum_{j in nu} up_j rho_{e_j} in the Pauli form of either mode form
+    (separate: a^R_j rho_{e_j} + i a^I_j rho_{e_j}, with rho_{e_j} = i (x0 + x.sigma)/2 for an
+    I mode, so the weight is up_j = -a^I_j; merged: phi0_j rho_{e_j}); with V_nu = n_nu . sigma,
+    Tr[V_nu (x0 + x.sigma)/2] = n_nu . x. Linear in y (no constant term).
+    """
+    x_first = _first_tier(y, hier, modes)
+    out = np.zeros(coupling_vectors.shape[0])
+    for nu in range(out.size):
+        sel = modes.bath == nu
+        out[nu] = float(modes.up[sel] @ (x_first[sel, 1:] @ coupling_vectors[nu]))
+    return out
+
+
+@dataclass(frozen=True)
+class TransientObservables:
+    """What an evolution reports at one output time (energies in units of omega_c, times in 1/omega_c).
+
+    t: time; currents: I_nu = -d<H_Bnu>/dt (energy per unit time out of bath nu);
+    bloch: (Tr rho_00, <sx>, <sy>, <sz>); interaction_energies: <V_nu B_nu>;
+    system_energy: <H_S> = Delta <sz>; and the time derivatives of the last two from the
+    right-hand side L y (not from differences): system_energy_rate, interaction_energy_rates.
+    """
+
+    t: float
+    currents: np.ndarray
+    bloch: np.ndarray
+    interaction_energies: np.ndarray
+    system_energy: float
+    interaction_energy_rates: np.ndarray
+    system_energy_rate: float
+
+    @property
+    def energy_balance(self) -> float:
+        """|d/dt (<H_S> + sum <V B>) - sum I| / max(|I_nu|, |d<V B>/dt|): zero for the truncated
+        hierarchy at any depth (docs/dynamics.md), so a check of the evolution's state and readout."""
+        lhs = self.system_energy_rate + float(np.sum(self.interaction_energy_rates))
+        scale = float(np.max(np.abs(np.concatenate([self.currents, self.interaction_energy_rates]))))
+        return abs(lhs - float(np.sum(self.currents))) / scale if scale > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        """Flat columns for a table row: t, I1, I2, ..., sx, sy, sz, trace, E_S, E_int1, ..."""
+        out = {"t": self.t}
+        out.update({f"I{nu + 1}": float(v) for nu, v in enumerate(self.currents)})
+        out.update({"trace": float(self.bloch[0]), "sx": float(self.bloch[1]), "sy": float(self.bloch[2]),
+                    "sz": float(self.bloch[3]), "E_S": self.system_energy})
+        out.update({f"E_int{nu + 1}": float(v) for nu, v in enumerate(self.interaction_energies)})
+        out.update({"dE_S_dt": self.system_energy_rate})
+        out.update({f"dE_int{nu + 1}_dt": float(v) for nu, v in enumerate(self.interaction_energy_rates)})
+        out["energy_balance"] = self.energy_balance
+        return out
+
+
+def transient_observables(t: float, y: np.ndarray, ydot: np.ndarray, hier: TierOrderedHierarchy,
+                          modes: HierarchyModes, coupling_vectors: np.ndarray, delta: float) -> TransientObservables:
+    """Observables of the state y (ADO 0 and tier 1, rescaled unknowns, ADO order) at time t;
+    ydot = (L y) on the same entries gives the rates. H_S = delta sz, so <H_S> = delta x3."""
+    y = np.asarray(y, dtype=float).reshape(-1, 4)
+    ydot = np.asarray(ydot, dtype=float).reshape(-1, 4)
+    return TransientObservables(
+        float(t), heat_currents(y, hier, modes, coupling_vectors), y[0].copy(),
+        interaction_energies(y, hier, modes, coupling_vectors), float(delta * y[0, 3]),
+        interaction_energies(ydot, hier, modes, coupling_vectors), float(delta * ydot[0, 3]))

@@ -1,0 +1,636 @@
+"""Transient heat currents: dy/dt = L y integrated with PETSc TS on the distributed HEOM matrix.
+
+Equations (docs/dynamics.md has the derivations and every factor). The unknowns y are those of
+the steady-state solve: the rescaled real Pauli components of every ADO (liouvillian.py), in the
+matrix numbering top tier first (liouvillian.reverse_numbering), on the same ownership. L is the
+UNMODIFIED Liouvillian (no trace row replaced, as the slepc route of point.solve_point builds it):
+its trace row of rho_00 is zero, so Tr rho_00 is conserved by every linear integrator, and every
+other eigenvalue has Re < 0, so y(t) -> the steady state of point.solve_point.
+
+    initial state   a product state: rho_00 = (1 + r . sigma)/2 (r a Bloch vector, |r| <= 1), baths
+                    thermal and uncorrelated (every ADO beyond tier 0 zero) -- product_state();
+                    or the steady state of other parameters on the same hierarchy shape (a quench:
+                    steady_state_vector() of the old parameters, then quench_state()).
+    evolution       evolve(): TS with adaptive steps (rtol/atol on the weighted RMS norm of the
+                    local error), outputs at given times by the integrator's dense output where it
+                    has one of its order (else it steps onto them), a callback per output time.
+    observables     at each output time (observables.transient_observables): I_nu (the steady
+                    state's first-tier readout, the instantaneous -d<H_Bnu>/dt), rho_00's Bloch
+                    vector, <V_nu B_nu>, <H_S> = Delta <sz>, and d/dt of the energies from L y.
+
+Units: hbar = k_B = omega_c = 1; times in 1/omega_c, energies in omega_c, currents in omega_c^2.
+
+Integrator (measured, bench/dynamics_bench.py, docs/dynamics.md s4): the default is the explicit
+Dormand-Prince 5(4) pair (TSRK 5dp) with its 4th-order dense output. The hierarchy is stiff
+(eigenvalues down to about -(depth x the largest Pade/Matsubara rate)), but the slow modes
+(rates ~0.05-0.2 that set the relaxation) oscillate and must be followed to the tolerance anyway;
+implicit methods (BDF, ROSW, ARKIMEX reusing the steady-state GMRES + block-Jacobi/ILU) take
+larger steps but pay a preconditioned solve per stage: during transients they lost at alpha =
+0.5 and 4 (RK 2.6-3.9x cheaper at depth 8); BDF(5) won the long tail of the approach to the
+steady state at alpha = 0.5 (2.5x) but lost it at alpha = 4 (3.3x).
+Any TS type can be chosen with -nesb_ts_type (implicit types get an IFunction/IJacobian and the
+steady-state route's preconditioner); PETSc options use the prefix nesb_, with the precedence of
+steady_state.petsc_options (command line > input > these defaults).
+
+Every function that takes or returns a PETSc object is collective on the operator's communicator
+("Collective." in its docstring); the observables are gathered to every rank, so a callback sees
+the same values on each and a driver writes them from rank 0.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from petsc4py import PETSc
+
+from .assembly import BS, ado_ownership, assemble_matrix, vector_from_local
+from .bath.decomposition import BathDecomposition
+from .hierarchy import TierOrderedHierarchy
+from .liouvillian import (HierarchyModes, build_block_rows, impose_steady_state_conditions, reverse_numbering,
+                          steady_state_rhs)
+from .observables import TransientObservables, observable_indices, transient_observables
+from .pauli import PauliBlocks
+from .point import HierarchySpec
+from .steady_state import PREFIX, SolverSettings, SolveReport, choose_method, petsc_options, solve_linear, \
+    solve_null_vector
+
+# TS types that evaluate only the right-hand side (no IFunction/IJacobian, no linear solves)
+EXPLICIT_TYPES = ("rk", "euler", "ssp")
+# (type, subtype) whose TSInterpolate is a dense output of the method's own order (checked on a
+# damped oscillator: interpolation error ~ the step's error); others interpolate linearly or not
+# at all, so the integrator steps onto the output times instead (TSSetMaxTime + MATCHSTEP)
+DENSE_OUTPUT = {("rk", "5dp"), ("arkimex", "3"), ("arkimex", "4"), ("rosw", "ra34pw2"), ("rosw", "sandu3"),
+                ("bdf", "")}
+
+
+@dataclass(frozen=True)
+class DynamicsSettings:
+    """How evolve() integrates (times in 1/omega_c).
+
+    ts_type, rk_type: the PETSc TS type and RK scheme (overridden by -nesb_ts_type ...);
+    rtol, atol: TS tolerances on the local error of each step, weighted RMS over all unknowns
+    (atol in units of the rescaled unknowns, which are O(1) in rho_00 and O(sqrt(alpha)) or less
+    in tier 1); dt0: the first step (adaptivity takes over); linear_rtol: relative tolerance of
+    the implicit types' stage solves; pc_shift_ratio: implicit types rebuild the ILU of
+    shift*I - L only when the shift has moved by more than this factor since the last build
+    (1: at every change; 2 measured fastest, bench/dynamics_bench.py); output: "auto" (dense
+    output where the type has one of its order, else step onto the output times),
+    "interpolate" or "step"; petsc_options: the input's options (without the prefix), below
+    the command line and above these defaults.
+    """
+
+    ts_type: str = "rk"
+    rk_type: str = "5dp"
+    rtol: float = 1e-8
+    atol: float = 1e-12
+    dt0: float = 1e-3
+    max_steps: int = 100_000_000
+    linear_rtol: float = 1e-12
+    pc_shift_ratio: float = 2.0
+    output: str = "auto"
+    petsc_options: tuple[tuple[str, str], ...] = ()
+
+
+def default_options(settings: DynamicsSettings) -> dict[str, str]:
+    """Our TS defaults (below the input's and the command line's options; prefix nesb_)."""
+    return {
+        "ts_type": settings.ts_type,
+        "ts_rk_type": settings.rk_type,
+        "ts_adapt_type": "basic",
+        "ts_rtol": repr(settings.rtol),
+        "ts_atol": repr(settings.atol),
+        "ts_max_reject": "50",
+        "ts_max_snes_failures": "-1",
+        # implicit types: one linear solve per stage (SNES KSPONLY, as TS uses for linear problems),
+        # the steady-state route's preconditioner on shift*I - L (liouvillian.reverse_numbering:
+        # the natural order factors rho_00 last)
+        "ksp_type": "gmres",
+        "ksp_gmres_restart": "100",
+        "ksp_gmres_modifiedgramschmidt": "true",
+        "ksp_pc_side": "right",
+        "ksp_rtol": repr(settings.linear_rtol),
+        "ksp_atol": "1e-50",
+        "ksp_max_it": "2000",
+        "pc_type": "bjacobi",
+        "sub_pc_type": "ilu",
+        "sub_pc_factor_levels": "1",
+        "sub_pc_factor_mat_ordering_type": "natural",
+        "sub_pc_factor_shift_type": "nonzero",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The operator
+
+
+class HeomOperator:
+    """The distributed generator L of dy/dt = L y for one parameter point, and what reads it.
+
+    Holds the modes, hierarchy and Pauli blocks, the ownership (ADO bounds per partition part;
+    PETSc process p holds part size-1-p, as point.solve_point), and L in the matrix numbering
+    top tier first. The creator calls destroy() (collective).
+    """
+
+    def __init__(self, comm, modes: HierarchyModes, hier: TierOrderedHierarchy, pauli: PauliBlocks,
+                 delta: float, bounds: np.ndarray, matrix: PETSc.Mat, spec: HierarchySpec):
+        self.comm = comm
+        self.modes, self.hier, self.pauli, self.delta = modes, hier, pauli, float(delta)
+        self.bounds = np.asarray(bounds, dtype=np.int64)
+        self.L = matrix
+        self.spec = spec
+        part = comm.size - 1 - comm.rank
+        self.lo, self.hi = int(self.bounds[part]), int(self.bounds[part + 1])   # ADO range of this rank
+
+    @property
+    def n_unknowns(self) -> int:
+        return BS * self.hier.size
+
+    def create_vector(self) -> PETSc.Vec:
+        """Collective. A zero vector with L's layout."""
+        v = self.L.createVecRight()
+        v.zeroEntries()
+        return v
+
+    def local_multi_indices(self) -> np.ndarray:
+        """Multi-indices (n_local, K) of this rank's ADOs in the order of its local vector entries
+        (the matrix numbering reverses the ADO numbers)."""
+        return self.hier.unrank(np.arange(self.hi - 1, self.lo - 1, -1, dtype=np.int64))
+
+    def destroy(self) -> None:
+        """Collective."""
+        self.L.destroy()
+
+
+def build_operator(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarray, delta: float,
+                   hierarchy: HierarchySpec, bounds: np.ndarray | None = None) -> HeomOperator:
+    """Collective on comm. The unmodified HEOM Liouvillian L, top tier first, as a HeomOperator.
+
+    baths: one decomposition per bath; coupling_vectors: (n_baths, 3) unit Bloch vectors of V_b;
+    delta: half gap (H_S = delta sz); bounds: the ADO partition (default: assembly.ado_ownership,
+    equal nonzeros per rank). Pass another operator's bounds to put two parameter points on the
+    same layout (a quench: steady_state_vector of the old point, quench_state onto the new one).
+    """
+    comm = comm if isinstance(comm, PETSc.Comm) else PETSc.Comm(comm)
+    modes = HierarchyModes.from_baths(baths, rescale=hierarchy.rescale, form=hierarchy.modes)
+    hier = TierOrderedHierarchy(modes.size, hierarchy.depth)
+    pauli = PauliBlocks.build(delta, coupling_vectors)
+    if bounds is None:
+        bounds = ado_ownership(hier, modes, pauli, comm.size)
+    bounds = np.asarray(bounds, dtype=np.int64)
+    if bounds.size != comm.size + 1 or bounds[0] != 0 or bounds[-1] != hier.size:
+        raise ValueError(f"bounds {bounds} do not partition {hier.size} ADOs over {comm.size} ranks")
+    part = comm.size - 1 - comm.rank
+    rows = reverse_numbering(build_block_rows(hier, modes, pauli, int(bounds[part]), int(bounds[part + 1])),
+                             hier.size)
+    A, info = assemble_matrix(comm, rows, hier.size, hierarchy.matrix_type)
+    if info.mallocs:
+        raise AssertionError(f"{info.mallocs} mallocs during assembly: preallocation is wrong")
+    return HeomOperator(comm, modes, hier, pauli, delta, bounds, A, hierarchy)
+
+
+# ---------------------------------------------------------------------------------------------
+# Initial states
+
+
+def bloch_of_state(state) -> np.ndarray:
+    """The Bloch vector r of rho_00 = (1 + r . sigma)/2: "up" (+z, <H_S> = +Delta), "down" (-z,
+    the ground state for Delta > 0), "mixed" (0), or any 3 numbers with |r| <= 1."""
+    named = {"up": (0.0, 0.0, 1.0), "down": (0.0, 0.0, -1.0), "mixed": (0.0, 0.0, 0.0)}
+    if isinstance(state, str):
+        if state not in named:
+            raise ValueError(f"initial state {state!r}: allowed are {sorted(named)} or a Bloch vector")
+        return np.array(named[state])
+    r = np.asarray(state, dtype=float).reshape(-1)
+    if r.size != 3 or not np.all(np.isfinite(r)) or np.linalg.norm(r) > 1.0 + 1e-12:
+        raise ValueError(f"initial state {state!r}: a Bloch vector needs 3 finite components with |r| <= 1")
+    return r
+
+
+def product_state(op: HeomOperator, state="down") -> PETSc.Vec:
+    """Collective. y(0) for rho_tot = rho_S (x) rho_B1^th (x) rho_B2^th: rho_00 = (1 + r.sigma)/2,
+    i.e. y_0 = (1, r) (ADO 0 is not rescaled), and every other ADO zero."""
+    r = bloch_of_state(state)
+    v = op.create_vector()
+    if op.lo == 0 and op.hi > 0:                          # this rank holds ADO 0: its last block
+        n_local = op.hi - op.lo
+        arr = v.getArray()
+        arr[BS * (n_local - 1):BS * n_local] = [1.0, *r]
+        v.setArray(arr)
+    v.assemble()
+    return v
+
+
+def steady_state_vector(op: HeomOperator, settings: SolverSettings) -> tuple[PETSc.Vec, SolveReport]:
+    """Collective. The steady state of op's parameters as a vector with op's layout (Tr rho_00 = 1).
+
+    The same system as point.solve_point (trace row replaced, or the slepc null vector normalised
+    afterwards), rebuilt here because point.solve_point keeps only the observables. For a quench,
+    build the operator of the OLD parameters with the new operator's bounds and pass it here.
+    """
+    method = choose_method(settings.method, op.n_unknowns)
+    rows = build_block_rows(op.hier, op.modes, op.pauli, op.lo, op.hi)
+    if method != "slepc":
+        rows = impose_steady_state_conditions(rows, op.pauli)
+    rows = reverse_numbering(rows, op.hier.size)
+    rhs = steady_state_rhs(rows, op.hier.size)
+    A, _ = assemble_matrix(op.comm, rows, op.hier.size, op.spec.matrix_type)
+    del rows
+    try:
+        if method == "slepc":
+            x, report = solve_null_vector(A, settings)
+            trace = _gather(x, np.array([BS * (op.hier.size - 1)]))[0]
+            if report.converged and abs(trace) > 1e-300:
+                x.scale(1.0 / trace)
+            else:
+                report.converged = False
+        else:
+            b = vector_from_local(op.comm, rhs, op.n_unknowns)
+            x, report = solve_linear(A, b, method, settings)
+            b.destroy()
+    finally:
+        A.destroy()
+    return x, report
+
+
+def quench_state(y_old: PETSc.Vec, old: HeomOperator, new: HeomOperator,
+                 coupling_ratio: Sequence[float] | None = None) -> PETSc.Vec:
+    """Collective. The state y_old of operator `old` as the initial state of operator `new`.
+
+    Both must have the same hierarchy shape (modes, depth, form) and bounds. The Hamiltonian
+    changes at t = 0 and the total state is continuous. ADO n is x_n = s_n y_n (s_n = prod_j
+    sqrt(n_j!) c_j^n_j, liouvillian.py); x_n carries the coupling strength g_b = sqrt(alpha_b)
+    of its bath modes as g^{-|n|_b} (separate form: a, which carries alpha, couples up) or
+    g^{+|n|_b} (merged: a couples down), relative to fields continuous across the quench
+    (docs/dynamics.md). So with coupling_ratio[b] = g_b,new / g_b,old (default 1: a change of
+    Delta or of the coupling directions only):
+
+        y_new_n = prod_j [ (c_old_j / c_new_j) f_j ]^{n_j} y_old_n,
+        f_j = 1/ratio[b(j)] (separate) or ratio[b(j)] (merged).
+
+    A change of temperature or spectral density has no Hamiltonian meaning; with ratio 1 this
+    keeps the unscaled ADOs x_n (rho_00 exactly, the higher tiers as a convention).
+    """
+    mo, mn = old.modes, new.modes
+    if (mo.size != mn.size or mo.form != mn.form or old.hier.depth != new.hier.depth
+            or not np.array_equal(mo.bath, mn.bath) or not np.array_equal(old.bounds, new.bounds)):
+        raise ValueError("quench_state needs the same hierarchy shape (modes, form, depth) and bounds")
+    n_baths = int(mn.bath.max()) + 1
+    ratio = np.ones(n_baths) if coupling_ratio is None else np.asarray(coupling_ratio, dtype=float)
+    if ratio.shape != (n_baths,) or np.any(ratio <= 0):
+        raise ValueError(f"coupling_ratio needs {n_baths} positive numbers, got {coupling_ratio!r}")
+    f = ratio[mn.bath] if mn.form == "merged" else 1.0 / ratio[mn.bath]
+    per_mode = np.log(mo.scale / mn.scale * f)
+    factor = np.exp(new.local_multi_indices().astype(float) @ per_mode)      # (n_local,)
+    y = new.create_vector()
+    y.setArray(y_old.getArray().reshape(-1, BS) * factor[:, None])
+    y.assemble()
+    return y
+
+
+# ---------------------------------------------------------------------------------------------
+# Output times and gathering
+
+
+def output_times(t_end: float, n_out: int, spacing: str = "linear", t_start: float = 0.0,
+                 t_first: float | None = None) -> np.ndarray:
+    """n_out output times in (t_start, t_end], the last = t_end.
+
+    linear: t_start + (t_end - t_start) k / n_out, k = 1..n_out; log: geometric from t_first
+    (default t_start + (t_end - t_start) 1e-3) to t_end.
+    """
+    if not (t_end > t_start) or n_out < 1:
+        raise ValueError(f"need t_end > t_start and n_out >= 1 (got {t_start}, {t_end}, {n_out})")
+    if spacing == "linear":
+        return t_start + (t_end - t_start) * np.arange(1, n_out + 1) / n_out
+    if spacing == "log":
+        first = t_start + 1e-3 * (t_end - t_start) if t_first is None else float(t_first)
+        if not (t_start < first <= t_end):
+            raise ValueError(f"t_first = {first} must lie in (t_start, t_end]")
+        return t_start + np.geomspace(first - t_start, t_end - t_start, n_out)
+    raise ValueError(f"spacing {spacing!r}: allowed are 'linear', 'log'")
+
+
+def _gather(x: PETSc.Vec, indices: np.ndarray) -> np.ndarray:
+    """Collective. The entries `indices` (matrix numbering) of x on every rank."""
+    return _Gatherer(x, indices)(x)
+
+
+class _Gatherer:
+    """A reusable scatter of a small set of entries of a distributed vector to every rank."""
+
+    def __init__(self, like: PETSc.Vec, indices: np.ndarray):
+        self.is_from = PETSc.IS().createGeneral(np.asarray(indices).astype(PETSc.IntType), comm=PETSc.COMM_SELF)
+        self.local = PETSc.Vec().createSeq(len(indices), comm=PETSc.COMM_SELF)
+        self.scatter = PETSc.Scatter().create(like, self.is_from, self.local, None)
+
+    def __call__(self, x: PETSc.Vec) -> np.ndarray:
+        self.scatter.scatter(x, self.local, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
+        out = self.local.getArray().copy()
+        return np.real(out) if np.iscomplexobj(out) else out
+
+    def destroy(self) -> None:
+        for obj in (self.scatter, self.local, self.is_from):
+            obj.destroy()
+
+
+def observed_indices(op: HeomOperator) -> np.ndarray:
+    """Matrix-numbering indices of the unknowns the observables read: ADO 0 and tier 1, in ADO order."""
+    wanted = observable_indices(op.hier)
+    ado, component = np.divmod(wanted, BS)
+    return BS * (op.hier.size - 1 - ado) + component
+
+
+def observe(op: HeomOperator, t: float, y: PETSc.Vec) -> TransientObservables:
+    """Collective. The observables of the state y at time t (one product L y for the rates)."""
+    g = _Gatherer(y, observed_indices(op))
+    r = y.duplicate()
+    try:
+        op.L.mult(y, r)
+        return transient_observables(t, g(y), g(r), op.hier, op.modes, op.pauli.coupling_vectors, op.delta)
+    finally:
+        r.destroy()
+        g.destroy()
+
+
+# ---------------------------------------------------------------------------------------------
+# Time evolution
+
+
+@dataclass
+class EvolutionResult:
+    """What evolve() returns. state: y at `time` (a new vector the caller destroys): a checkpoint;
+    time_step: the step the integrator would take next (pass as dt0 to continue smoothly)."""
+
+    state: PETSc.Vec
+    time: float
+    time_step: float
+    observables: list[TransientObservables]
+    completed: bool            # reached t_end (False: stopped by the callback or failed)
+    reason: str
+    steps: int
+    rejected: int
+    rhs_evaluations: int       # products L y (explicit stages, implicit residuals, outputs' rates)
+    linear_iterations: int     # implicit types: Krylov iterations over all stage solves
+    jacobian_updates: int      # implicit types: matrix shift*I - L rebuilt
+    pc_setups: int             # implicit types: preconditioner (ILU) set up anew
+    wall_s: float
+    ts_type: str
+    output_mode: str
+    options: dict = field(default_factory=dict)
+
+
+class _ShiftedOperator:
+    """Python-matrix context: y -> shift y - L y, the exact operator of an implicit stage."""
+
+    def __init__(self, L: PETSc.Mat):
+        self.L = L
+        self.shift = 0.0
+
+    def mult(self, mat, x, y):
+        self.L.mult(x, y)
+        y.axpby(self.shift, -1.0, x)
+
+
+class _LinearTS:
+    """Callbacks of dy/dt = L y for TS.
+
+    Explicit types: the right-hand side L y. Implicit types: F = ydot - L y, whose Jacobian
+    dF/dy + shift dF/dydot = shift I - L is applied exactly and matrix-free (L y, then an axpby;
+    a separate assembled copy would double the matrix memory), while the preconditioner is the
+    ILU of an assembled P = shift_P I - L that is rebuilt only when the shift has moved by more
+    than the factor pc_shift_ratio since (so BDF's step-by-step shift changes, and all stages of
+    an ESDIRK/Rosenbrock step, share one factorisation; PCSetUp skips an unchanged P).
+    """
+
+    def __init__(self, L: PETSc.Mat, pc_shift_ratio: float):
+        self.L = L
+        self.op: _ShiftedOperator | None = None
+        self.J: PETSc.Mat | None = None
+        self.P: PETSc.Mat | None = None
+        self.pc_shift: float | None = None
+        self.pc_shift_ratio = pc_shift_ratio
+        self.rhs_count = 0
+        self.jacobian_updates = 0
+        self.pc_setups = 0
+
+    def implicit_matrices(self) -> tuple[PETSc.Mat, PETSc.Mat]:
+        """Collective. The shell operator J and the preconditioning matrix P (L's layout)."""
+        self.op = _ShiftedOperator(self.L)
+        self.J = PETSc.Mat().createPython(self.L.getSizes(), self.op, comm=self.L.getComm())
+        self.J.setUp()
+        self.P = self.L.duplicate(copy=False)
+        return self.J, self.P
+
+    def rhs(self, ts, t, y, f):
+        self.L.mult(y, f)
+        self.rhs_count += 1
+
+    def ifunction(self, ts, t, y, ydot, f):
+        self.L.mult(y, f)
+        f.aypx(-1.0, ydot)
+        self.rhs_count += 1
+
+    def ijacobian(self, ts, t, y, ydot, shift, J, P):
+        if self.op.shift != shift:
+            self.op.shift = float(shift)
+            self.jacobian_updates += 1
+        keep = self.pc_shift is not None and max(shift / self.pc_shift, self.pc_shift / shift) < self.pc_shift_ratio
+        if not keep:
+            self.L.copy(P, PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            P.scale(-1.0)
+            P.shift(shift)
+            self.pc_shift = float(shift)
+            self.pc_setups += 1
+
+    def destroy(self):
+        for m in (self.J, self.P):
+            if m is not None:
+                m.destroy()
+
+
+def _subtype(ts: PETSc.TS, ts_type: str) -> str:
+    if ts_type == "rk":
+        return str(ts.getRKType())
+    if ts_type == "arkimex":
+        return str(ts.getARKIMEXType())
+    if ts_type == "rosw":
+        return PETSc.Options().getString(PREFIX + "ts_rosw_type", "ra34pw2")
+    return ""
+
+
+def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], settings: DynamicsSettings,
+           callback: Callable[[TransientObservables], object] | None = None, dt0: float | None = None,
+           emit_initial: bool = False) -> EvolutionResult:
+    """Collective. Integrate dy/dt = L y from y(t0) = y0 and report the observables at `times`.
+
+    times: increasing output times > t0 (output_times()); the run ends at times[-1] exactly.
+    callback(obs): called on every rank, in time order, as each output time is passed (so a
+    driver can write the row at once); if it returns a true value on any rank, the run stops at
+    the end of the current step and the result is a checkpoint (state and time of that step;
+    every output time up to it has been reported); if it raises on any rank, every rank raises
+    (that rank its own exception, the others a RuntimeError), so no rank is left waiting. emit_initial: report t0's observables first.
+    dt0: the first step (default settings.dt0; a restart passes the previous result's time_step).
+    y0 is not modified. Restart: evolve(op, result.state, result.time, later_times, ...).
+    """
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size == 0 or times[0] <= t0 or np.any(np.diff(times) <= 0):
+        raise ValueError("output times must increase and lie after t0")
+    mpi = op.comm.tompi4py()
+    t_wall = time.perf_counter()
+    problem = _LinearTS(op.L, settings.pc_shift_ratio)
+    ts = PETSc.TS().create(comm=op.comm)
+    gather = _Gatherer(y0, observed_indices(op))
+    work, rate = y0.duplicate(), y0.duplicate()
+    y = y0.copy()
+    emitted: list[TransientObservables] = []
+    state = {"next": 0, "stop": False}
+
+    def report(t: float, vec: PETSc.Vec) -> bool:
+        op.L.mult(vec, rate)
+        problem.rhs_count += 1
+        obs = transient_observables(t, gather(vec), gather(rate), op.hier, op.modes, op.pauli.coupling_vectors,
+                                    op.delta)
+        emitted.append(obs)
+        error = None
+        try:
+            code = int(bool(callback(obs))) if callback is not None else 0
+        except Exception as exc:                              # noqa: BLE001 -- re-raised on every rank below
+            code, error = 2, exc
+        code = mpi.allreduce(code, op=_mpi_max())             # the same decision on every rank
+        if code == 2:
+            if error is not None:
+                raise error
+            raise RuntimeError("the output callback failed on another rank")
+        return code == 1
+
+    try:
+        ts.setOptionsPrefix(PREFIX)
+        ts.setProblemType(PETSc.TS.ProblemType.LINEAR)
+        # the options stay in the database for the whole run: block Jacobi reads its sub-solver
+        # options (-nesb_sub_pc_type ...) only when the first stage solve sets it up
+        with petsc_options(default_options(settings), settings.petsc_options) as effective:
+            ts.setFromOptions()
+            ts_type = str(ts.getType())
+            if ts_type in EXPLICIT_TYPES:
+                ts.setRHSFunction(problem.rhs)
+            else:
+                J, P = problem.implicit_matrices()
+                ts.setIFunction(problem.ifunction)
+                ts.setIJacobian(problem.ijacobian, J, P)
+                if ts_type == "arkimex":
+                    ts.setARKIMEXFullyImplicit(True)
+            subtype = _subtype(ts, ts_type)
+            mode = settings.output
+            if mode == "auto":
+                mode = "interpolate" if (ts_type, subtype) in DENSE_OUTPUT else "step"
+            if mode not in ("interpolate", "step"):
+                raise ValueError(f"output {settings.output!r}: allowed are 'auto', 'interpolate', 'step'")
+            ts.setTime(t0)
+            ts.setTimeStep(settings.dt0 if dt0 is None else dt0)
+            ts.setMaxSteps(settings.max_steps)
+            ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
+            ts.setSolution(y)
+
+            if emit_initial and report(t0, y):
+                state["stop"] = True
+
+            def post_step(ts_):
+                t_now = ts_.getTime()
+                tol = 1e-12 * max(1.0, abs(t_now))
+                stop = False
+                while state["next"] < times.size and times[state["next"]] <= t_now + tol:
+                    t_out = float(times[state["next"]])
+                    if abs(t_out - t_now) <= tol:
+                        vec = ts_.getSolution()
+                    else:
+                        ts_.interpolate(t_out, work)
+                        vec = work
+                    state["next"] += 1
+                    stop = report(t_out, vec) or stop
+                if stop:
+                    state["stop"] = True
+                    ts_.setConvergedReason(PETSc.TS.ConvergedReason.CONVERGED_USER)
+
+            ts.setPostStep(post_step)
+            targets = [times[-1]] if mode == "interpolate" else list(times)
+            for target in targets:
+                if state["stop"]:
+                    break
+                ts.setMaxTime(float(target))
+                ts.solve(y)
+                if ts.getConvergedReason() < 0:
+                    break
+        reason_code = ts.getConvergedReason()
+        completed = state["next"] == times.size and reason_code > 0
+        ksp_its = ts.getKSPIterations() if ts_type not in EXPLICIT_TYPES else 0
+        result = EvolutionResult(
+            y, float(ts.getTime()), float(ts.getTimeStep()), emitted, bool(completed), _reason_name(reason_code),
+            int(ts.getStepNumber()), int(ts.getStepRejections()), problem.rhs_count, int(ksp_its),
+            problem.jacobian_updates, problem.pc_setups, mpi.allreduce(time.perf_counter() - t_wall, op=_mpi_max()),
+            ts_type if not subtype else f"{ts_type}/{subtype}", mode, effective)
+        y = None
+        return result
+    finally:
+        if y is not None:
+            y.destroy()
+        for obj in (work, rate, ts):
+            obj.destroy()
+        gather.destroy()
+        problem.destroy()
+
+
+def _reason_name(reason: int) -> str:
+    cls = PETSc.TS.ConvergedReason
+    for name in dir(cls):
+        if not name.startswith("_") and getattr(cls, name) == reason:
+            return name
+    return str(reason)
+
+
+def _mpi_max():
+    from mpi4py import MPI
+
+    return MPI.MAX
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints independent of the rank count
+
+
+def state_to_array(op: HeomOperator, y: PETSc.Vec, root: int = 0) -> np.ndarray | None:
+    """Collective. The whole state in ADO order (y of ADO 0, 1, ..., 4 numbers each) on rank
+    `root` (None elsewhere): a checkpoint that a run on any number of ranks can read back."""
+    mpi = op.comm.tompi4py()
+    local = y.getArray().reshape(-1, BS)[::-1].copy()        # this rank's ADOs lo..hi-1 in ADO order
+    parts = mpi.gather((op.lo, local), root=root)
+    if mpi.rank != root:
+        return None
+    out = np.zeros((op.hier.size, BS))
+    for lo, block in parts:
+        out[lo:lo + block.shape[0]] = block
+    return out.reshape(-1)
+
+
+def state_from_array(op: HeomOperator, array: np.ndarray | None, root: int = 0) -> PETSc.Vec:
+    """Collective. A state written by state_to_array (given on rank `root`) as a vector with op's layout."""
+    mpi = op.comm.tompi4py()
+    full = None
+    if mpi.rank == root:
+        full = np.asarray(array, dtype=float).reshape(-1, BS)
+        if full.shape[0] != op.hier.size:
+            full = None
+    ok = mpi.bcast(full is not None if mpi.rank == root else None, root=root)
+    if not ok:
+        raise ValueError(f"checkpoint does not hold {op.hier.size} ADOs of 4 unknowns")
+    chunks = None
+    if mpi.rank == root:
+        chunks = []
+        for r in range(mpi.size):
+            part = mpi.size - 1 - r
+            lo, hi = int(op.bounds[part]), int(op.bounds[part + 1])
+            chunks.append(full[lo:hi][::-1].reshape(-1).copy())
+    mine = mpi.scatter(chunks, root=root)
+    return vector_from_local(op.comm, mine, op.n_unknowns)
