@@ -30,7 +30,7 @@ larger steps but pay a preconditioned solve per stage: during transients they lo
 steady state at alpha = 0.5 (2.5x) but lost it at alpha = 4 (3.3x).
 Any TS type can be chosen with -nesb_ts_type (implicit types get an IFunction/IJacobian and the
 steady-state route's preconditioner); PETSc options use the prefix nesb_, with the precedence of
-steady_state.petsc_options (command line > input > these defaults).
+solver_options.petsc_options (command line > input > these defaults).
 
 Every function that takes or returns a PETSc object is collective on the operator's communicator
 ("Collective." in its docstring); the observables are gathered to every rank, so a callback sees
@@ -46,16 +46,13 @@ from typing import Callable, Sequence
 import numpy as np
 from petsc4py import PETSc
 
-from .assembly import BS, ado_ownership, assemble_matrix, vector_from_local
-from .bath.decomposition import BathDecomposition
-from .hierarchy import TierOrderedHierarchy
-from .liouvillian import (HierarchyModes, build_block_rows, impose_steady_state_conditions, reverse_numbering,
-                          steady_state_rhs)
+from .pauli import BS
+from .heom_states import (EntryGatherer, HeomOperator,  # the rest re-exported: the API of docs/dynamics.md s6
+                          bloch_of_state, build_operator, product_state, quench_state,  # noqa: F401
+                          state_from_array, state_to_array, steady_state_vector)
 from .observables import TransientObservables, observable_indices, transient_observables
-from .pauli import PauliBlocks
-from .point import HierarchySpec
-from .steady_state import PREFIX, SolverSettings, SolveReport, choose_method, petsc_options, solve_linear, \
-    solve_null_vector
+from .routes import SolverSettings  # noqa: F401  (re-exported)
+from .solver_options import PREFIX, petsc_options
 
 # TS types that evaluate only the right-hand side (no IFunction/IJacobian, no linear solves)
 EXPLICIT_TYPES = ("rk", "euler", "ssp")
@@ -122,178 +119,6 @@ def default_options(settings: DynamicsSettings) -> dict[str, str]:
     }
 
 
-# ---------------------------------------------------------------------------------------------
-# The operator
-
-
-class HeomOperator:
-    """The distributed generator L of dy/dt = L y for one parameter point, and what reads it.
-
-    Holds the modes, hierarchy and Pauli blocks, the ownership (ADO bounds per partition part;
-    PETSc process p holds part size-1-p, as point.solve_point), and L in the matrix numbering
-    top tier first. The creator calls destroy() (collective).
-    """
-
-    def __init__(self, comm, modes: HierarchyModes, hier: TierOrderedHierarchy, pauli: PauliBlocks,
-                 delta: float, bounds: np.ndarray, matrix: PETSc.Mat, spec: HierarchySpec):
-        self.comm = comm
-        self.modes, self.hier, self.pauli, self.delta = modes, hier, pauli, float(delta)
-        self.bounds = np.asarray(bounds, dtype=np.int64)
-        self.L = matrix
-        self.spec = spec
-        part = comm.size - 1 - comm.rank
-        self.lo, self.hi = int(self.bounds[part]), int(self.bounds[part + 1])   # ADO range of this rank
-
-    @property
-    def n_unknowns(self) -> int:
-        return BS * self.hier.size
-
-    def create_vector(self) -> PETSc.Vec:
-        """Collective. A zero vector with L's layout."""
-        v = self.L.createVecRight()
-        v.zeroEntries()
-        return v
-
-    def local_multi_indices(self) -> np.ndarray:
-        """Multi-indices (n_local, K) of this rank's ADOs in the order of its local vector entries
-        (the matrix numbering reverses the ADO numbers)."""
-        return self.hier.unrank(np.arange(self.hi - 1, self.lo - 1, -1, dtype=np.int64))
-
-    def destroy(self) -> None:
-        """Collective."""
-        self.L.destroy()
-
-
-def build_operator(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarray, delta: float,
-                   hierarchy: HierarchySpec, bounds: np.ndarray | None = None) -> HeomOperator:
-    """Collective on comm. The unmodified HEOM Liouvillian L, top tier first, as a HeomOperator.
-
-    baths: one decomposition per bath; coupling_vectors: (n_baths, 3) unit Bloch vectors of V_b;
-    delta: half gap (H_S = delta sz); bounds: the ADO partition (default: assembly.ado_ownership,
-    equal nonzeros per rank). Pass another operator's bounds to put two parameter points on the
-    same layout (a quench: steady_state_vector of the old point, quench_state onto the new one).
-    """
-    comm = comm if isinstance(comm, PETSc.Comm) else PETSc.Comm(comm)
-    modes = HierarchyModes.from_baths(baths, rescale=hierarchy.rescale, form=hierarchy.modes)
-    hier = TierOrderedHierarchy(modes.size, hierarchy.depth)
-    pauli = PauliBlocks.build(delta, coupling_vectors)
-    if bounds is None:
-        bounds = ado_ownership(hier, modes, pauli, comm.size)
-    bounds = np.asarray(bounds, dtype=np.int64)
-    if bounds.size != comm.size + 1 or bounds[0] != 0 or bounds[-1] != hier.size:
-        raise ValueError(f"bounds {bounds} do not partition {hier.size} ADOs over {comm.size} ranks")
-    part = comm.size - 1 - comm.rank
-    rows = reverse_numbering(build_block_rows(hier, modes, pauli, int(bounds[part]), int(bounds[part + 1])),
-                             hier.size)
-    A, info = assemble_matrix(comm, rows, hier.size, hierarchy.matrix_type)
-    if info.mallocs:
-        raise AssertionError(f"{info.mallocs} mallocs during assembly: preallocation is wrong")
-    return HeomOperator(comm, modes, hier, pauli, delta, bounds, A, hierarchy)
-
-
-# ---------------------------------------------------------------------------------------------
-# Initial states
-
-
-def bloch_of_state(state) -> np.ndarray:
-    """The Bloch vector r of rho_00 = (1 + r . sigma)/2: "up" (+z, <H_S> = +Delta), "down" (-z,
-    the ground state for Delta > 0), "mixed" (0), or any 3 numbers with |r| <= 1."""
-    named = {"up": (0.0, 0.0, 1.0), "down": (0.0, 0.0, -1.0), "mixed": (0.0, 0.0, 0.0)}
-    if isinstance(state, str):
-        if state not in named:
-            raise ValueError(f"initial state {state!r}: allowed are {sorted(named)} or a Bloch vector")
-        return np.array(named[state])
-    r = np.asarray(state, dtype=float).reshape(-1)
-    if r.size != 3 or not np.all(np.isfinite(r)) or np.linalg.norm(r) > 1.0 + 1e-12:
-        raise ValueError(f"initial state {state!r}: a Bloch vector needs 3 finite components with |r| <= 1")
-    return r
-
-
-def product_state(op: HeomOperator, state="down") -> PETSc.Vec:
-    """Collective. y(0) for rho_tot = rho_S (x) rho_B1^th (x) rho_B2^th: rho_00 = (1 + r.sigma)/2,
-    i.e. y_0 = (1, r) (ADO 0 is not rescaled), and every other ADO zero."""
-    r = bloch_of_state(state)
-    v = op.create_vector()
-    if op.lo == 0 and op.hi > 0:                          # this rank holds ADO 0: its last block
-        n_local = op.hi - op.lo
-        arr = v.getArray()
-        arr[BS * (n_local - 1):BS * n_local] = [1.0, *r]
-        v.setArray(arr)
-    v.assemble()
-    return v
-
-
-def steady_state_vector(op: HeomOperator, settings: SolverSettings) -> tuple[PETSc.Vec, SolveReport]:
-    """Collective. The steady state of op's parameters as a vector with op's layout (Tr rho_00 = 1).
-
-    The same system as point.solve_point (trace row replaced, or the slepc null vector normalised
-    afterwards), rebuilt here because point.solve_point keeps only the observables. For a quench,
-    build the operator of the OLD parameters with the new operator's bounds and pass it here.
-    """
-    method = choose_method(settings.method, op.n_unknowns)
-    rows = build_block_rows(op.hier, op.modes, op.pauli, op.lo, op.hi)
-    if method != "slepc":
-        rows = impose_steady_state_conditions(rows, op.pauli)
-    rows = reverse_numbering(rows, op.hier.size)
-    rhs = steady_state_rhs(rows, op.hier.size)
-    A, _ = assemble_matrix(op.comm, rows, op.hier.size, op.spec.matrix_type)
-    del rows
-    try:
-        if method == "slepc":
-            x, report = solve_null_vector(A, settings)
-            trace = _gather(x, np.array([BS * (op.hier.size - 1)]))[0]
-            if report.converged and abs(trace) > 1e-300:
-                x.scale(1.0 / trace)
-            else:
-                report.converged = False
-        else:
-            b = vector_from_local(op.comm, rhs, op.n_unknowns)
-            x, report = solve_linear(A, b, method, settings)
-            b.destroy()
-    finally:
-        A.destroy()
-    return x, report
-
-
-def quench_state(y_old: PETSc.Vec, old: HeomOperator, new: HeomOperator,
-                 coupling_ratio: Sequence[float] | None = None) -> PETSc.Vec:
-    """Collective. The state y_old of operator `old` as the initial state of operator `new`.
-
-    Both must have the same hierarchy shape (modes, depth, form) and bounds. The Hamiltonian
-    changes at t = 0 and the total state is continuous. ADO n is x_n = s_n y_n (s_n = prod_j
-    sqrt(n_j!) c_j^n_j, liouvillian.py); x_n carries the coupling strength g_b = sqrt(alpha_b)
-    of its bath modes as g^{-|n|_b} (separate form: a, which carries alpha, couples up) or
-    g^{+|n|_b} (merged: a couples down), relative to fields continuous across the quench
-    (docs/dynamics.md). So with coupling_ratio[b] = g_b,new / g_b,old (default 1: a change of
-    Delta or of the coupling directions only):
-
-        y_new_n = prod_j [ (c_old_j / c_new_j) f_j ]^{n_j} y_old_n,
-        f_j = 1/ratio[b(j)] (separate) or ratio[b(j)] (merged).
-
-    A change of temperature or spectral density has no Hamiltonian meaning; with ratio 1 this
-    keeps the unscaled ADOs x_n (rho_00 exactly, the higher tiers as a convention).
-    """
-    mo, mn = old.modes, new.modes
-    if (mo.size != mn.size or mo.form != mn.form or old.hier.depth != new.hier.depth
-            or not np.array_equal(mo.bath, mn.bath) or not np.array_equal(old.bounds, new.bounds)):
-        raise ValueError("quench_state needs the same hierarchy shape (modes, form, depth) and bounds")
-    n_baths = int(mn.bath.max()) + 1
-    ratio = np.ones(n_baths) if coupling_ratio is None else np.asarray(coupling_ratio, dtype=float)
-    if ratio.shape != (n_baths,) or np.any(ratio <= 0):
-        raise ValueError(f"coupling_ratio needs {n_baths} positive numbers, got {coupling_ratio!r}")
-    f = ratio[mn.bath] if mn.form == "merged" else 1.0 / ratio[mn.bath]
-    per_mode = np.log(mo.scale / mn.scale * f)
-    factor = np.exp(new.local_multi_indices().astype(float) @ per_mode)      # (n_local,)
-    y = new.create_vector()
-    y.setArray(y_old.getArray().reshape(-1, BS) * factor[:, None])
-    y.assemble()
-    return y
-
-
-# ---------------------------------------------------------------------------------------------
-# Output times and gathering
-
-
 def output_times(t_end: float, n_out: int, spacing: str = "linear", t_start: float = 0.0,
                  t_first: float | None = None) -> np.ndarray:
     """n_out output times in (t_start, t_end], the last = t_end.
@@ -313,29 +138,6 @@ def output_times(t_end: float, n_out: int, spacing: str = "linear", t_start: flo
     raise ValueError(f"spacing {spacing!r}: allowed are 'linear', 'log'")
 
 
-def _gather(x: PETSc.Vec, indices: np.ndarray) -> np.ndarray:
-    """Collective. The entries `indices` (matrix numbering) of x on every rank."""
-    return _Gatherer(x, indices)(x)
-
-
-class _Gatherer:
-    """A reusable scatter of a small set of entries of a distributed vector to every rank."""
-
-    def __init__(self, like: PETSc.Vec, indices: np.ndarray):
-        self.is_from = PETSc.IS().createGeneral(np.asarray(indices).astype(PETSc.IntType), comm=PETSc.COMM_SELF)
-        self.local = PETSc.Vec().createSeq(len(indices), comm=PETSc.COMM_SELF)
-        self.scatter = PETSc.Scatter().create(like, self.is_from, self.local, None)
-
-    def __call__(self, x: PETSc.Vec) -> np.ndarray:
-        self.scatter.scatter(x, self.local, PETSc.InsertMode.INSERT_VALUES, PETSc.ScatterMode.FORWARD)
-        out = self.local.getArray().copy()
-        return np.real(out) if np.iscomplexobj(out) else out
-
-    def destroy(self) -> None:
-        for obj in (self.scatter, self.local, self.is_from):
-            obj.destroy()
-
-
 def observed_indices(op: HeomOperator) -> np.ndarray:
     """Matrix-numbering indices of the unknowns the observables read: ADO 0 and tier 1, in ADO order."""
     wanted = observable_indices(op.hier)
@@ -345,7 +147,7 @@ def observed_indices(op: HeomOperator) -> np.ndarray:
 
 def observe(op: HeomOperator, t: float, y: PETSc.Vec) -> TransientObservables:
     """Collective. The observables of the state y at time t (one product L y for the rates)."""
-    g = _Gatherer(y, observed_indices(op))
+    g = EntryGatherer(y, observed_indices(op))
     r = y.duplicate()
     try:
         op.L.mult(y, r)
@@ -482,7 +284,7 @@ def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], s
     t_wall = time.perf_counter()
     problem = _LinearTS(op.L, settings.pc_shift_ratio)
     ts = PETSc.TS().create(comm=op.comm)
-    gather = _Gatherer(y0, observed_indices(op))
+    gather = EntryGatherer(y0, observed_indices(op))
     work, rate = y0.duplicate(), y0.duplicate()
     y = y0.copy()
     emitted: list[TransientObservables] = []
@@ -594,43 +396,3 @@ def _mpi_max():
     from mpi4py import MPI
 
     return MPI.MAX
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints independent of the rank count
-
-
-def state_to_array(op: HeomOperator, y: PETSc.Vec, root: int = 0) -> np.ndarray | None:
-    """Collective. The whole state in ADO order (y of ADO 0, 1, ..., 4 numbers each) on rank
-    `root` (None elsewhere): a checkpoint that a run on any number of ranks can read back."""
-    mpi = op.comm.tompi4py()
-    local = y.getArray().reshape(-1, BS)[::-1].copy()        # this rank's ADOs lo..hi-1 in ADO order
-    parts = mpi.gather((op.lo, local), root=root)
-    if mpi.rank != root:
-        return None
-    out = np.zeros((op.hier.size, BS))
-    for lo, block in parts:
-        out[lo:lo + block.shape[0]] = block
-    return out.reshape(-1)
-
-
-def state_from_array(op: HeomOperator, array: np.ndarray | None, root: int = 0) -> PETSc.Vec:
-    """Collective. A state written by state_to_array (given on rank `root`) as a vector with op's layout."""
-    mpi = op.comm.tompi4py()
-    full = None
-    if mpi.rank == root:
-        full = np.asarray(array, dtype=float).reshape(-1, BS)
-        if full.shape[0] != op.hier.size:
-            full = None
-    ok = mpi.bcast(full is not None if mpi.rank == root else None, root=root)
-    if not ok:
-        raise ValueError(f"checkpoint does not hold {op.hier.size} ADOs of 4 unknowns")
-    chunks = None
-    if mpi.rank == root:
-        chunks = []
-        for r in range(mpi.size):
-            part = mpi.size - 1 - r
-            lo, hi = int(op.bounds[part]), int(op.bounds[part + 1])
-            chunks.append(full[lo:hi][::-1].reshape(-1).copy())
-    mine = mpi.scatter(chunks, root=root)
-    return vector_from_local(op.comm, mine, op.n_unknowns)

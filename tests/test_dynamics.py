@@ -7,7 +7,7 @@ Oracles, each independent of the integrator's own bookkeeping:
     form from the integrated trajectory (the integrator's tolerance);
   - pure dephasing (V1 = V2 = sz commute with H_S): I_nu(t) = 2 C^I_nu(t) and <V_nu B_nu>(t) =
     2 Int_0^t C^I_nu at every time and depth, from quadrature of J (docs/dynamics.md s4);
-  - scipy's expm of tests/test_liouvillian_dense.py's independent complex construction;
+  - scipy's expm of tests/physics/test_liouvillian_dense.py's independent complex construction;
   - the separate and the merged mode forms, which must agree at every time (same truncation);
   - rank-count independence (1e-10) and restarts from checkpoints.
 Small hierarchies throughout (depth 2-3: 66-286 ADOs merged, 190 separate): every check here is
@@ -174,7 +174,7 @@ def test_pure_dephasing_currents_are_exact_at_every_time(modes, depth):
 def _reference_observables(ref, rho, baths):
     """From the complex ADOs of ComplexHEOM: currents (physics.md s4), rho_00's Bloch vector and
     <V_nu B_nu> = Tr[V_nu (sum_R a rho_{e_j} + i sum_I a rho_{e_j})] (docs/dynamics.md s2)."""
-    from test_liouvillian_dense import PAULI
+    from physics.test_liouvillian_dense import PAULI
 
     currents = ref.currents(rho).real
     bloch = np.array([np.trace(PAULI[m] @ rho[0]).real for m in range(4)])
@@ -190,13 +190,13 @@ def _reference_observables(ref, rho, baths):
 
 
 def test_transient_against_expm_of_the_dense_complex_hierarchy():
-    """rho(t) = expm(L t) rho(0) of tests/test_liouvillian_dense.py's ComplexHEOM (physics.md
+    """rho(t) = expm(L t) rho(0) of tests/physics/test_liouvillian_dense.py's ComplexHEOM (physics.md
     written as complex 2x2 ADOs, its own ordering; separate modes, depth 2: 190 ADOs, 760 complex
     unknowns) against TS on the package's real matrix, separate AND merged (66 ADOs; the same
     physics at equal depth), alpha = 0.5, asymmetric couplings. The observables of the reference
     are read with independent formulae. TS at rtol 1e-10; bound 1e-8 of each quantity's scale
     (measured <= 7e-11)."""
-    from test_liouvillian_dense import ComplexHEOM, vec, unvec
+    from physics.test_liouvillian_dense import ComplexHEOM, vec, unvec
 
     baths = paper_baths(0.5, (1.0, 0.6), alpha2=0.3)
     vecs = np.array([bloch_vector(np.pi / 2), bloch_vector(np.pi / 3, 0.4)])
