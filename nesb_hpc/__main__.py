@@ -88,6 +88,7 @@ class UsageError(Exception):
 
 def parse_command_line(argv: list[str]) -> dict:
     """Split argv into our flags, the input path and PETSc's options (pure; no MPI)."""
+    from .config import TABLES
     out = {"input": None, "default_input": False, "dry_run": False, "ranks": None, "help": False,
            "version": False, "petsc": [], "ranks_per_point": None, "plot": None, "out": None,
            "retry_failed": False, "force_memory": False, "help_table": None}
@@ -98,7 +99,7 @@ def parse_command_line(argv: list[str]) -> dict:
         arg = argv[i]
         if arg in ("-h", "--help"):
             out["help"] = True
-            if i + 1 < len(argv) and argv[i + 1] in ("model", "bath", "hierarchy", "solver", "study", "output"):
+            if i + 1 < len(argv) and argv[i + 1] in TABLES:
                 out["help_table"] = argv[i + 1]
                 i += 1
         elif arg == "--version":
@@ -242,8 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         _say(key_reference(args["help_table"]))
         return 0
     if args["help"]:
-        _say(USAGE + "\ninput keys (--help TABLE shows one table: model, bath, hierarchy, solver, study, "
-             "output):\n" + key_reference())
+        from .config import TABLES
+
+        _say(USAGE + f"\ninput keys (--help TABLE shows one table: {', '.join(TABLES)}):\n" + key_reference())
         return 0
     if args["version"]:
         _say(f"nesb_hpc {__version__}")
