@@ -320,10 +320,19 @@ def _agreed(mpi, action: Callable[[], object]) -> int:
     return code
 
 
+def run_agreed(comm, action: Callable[[], object]) -> None:
+    """Collective on comm (PETSc or mpi4py). Run action() on every rank; if it raises on any rank,
+    every rank raises CallbackFailed with that rank's message (its return value is ignored)."""
+    def quiet():
+        action()
+
+    _agreed(comm.tompi4py() if hasattr(comm, "tompi4py") else comm, quiet)
+
+
 def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], settings: DynamicsSettings,
            callback: Callable[[TransientObservables], object] | None = None, dt0: float | None = None,
            emit_initial: bool = False,
-           on_checkpoint: Callable[[float, PETSc.Vec, float], None] | None = None) -> EvolutionResult:
+           on_checkpoint: Callable[[float, PETSc.Vec, float, dict], None] | None = None) -> EvolutionResult:
     """Collective. Integrate dy/dt = L y from y(t0) = y0 and report the observables at `times`.
 
     times: increasing output times > t0 (output_times()); the run ends at times[-1] exactly.
@@ -331,9 +340,10 @@ def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], s
     driver can write the row at once); if it returns a true value on any rank, the run stops at
     the end of the current step and the result is a checkpoint (state and time of that step;
     every output time up to it has been reported); if it returns CHECKPOINT on any rank (and
-    none asks to stop), on_checkpoint(t, y, dt) is called on every rank at the end of that step,
-    with the state y at t (every output time up to t reported) and the next step dt, and the run
-    goes on unchanged (a restart from (y, t, dt) is what a stop would have returned). If the
+    none asks to stop), on_checkpoint(t, y, dt, counts) is called on every rank at the end of that
+    step, with the state y at t (every output time up to t reported), the next step dt and this
+    run's counters so far (steps, rejected, rhs_evaluations, wall_s), and the run goes on
+    unchanged (a restart from (y, t, dt) is what a stop would have returned). If the
     callback or on_checkpoint raises on any rank, every rank raises CallbackFailed with its
     message, so no rank is left waiting. emit_initial: report t0's observables first.
     dt0: the first step (default settings.dt0; a restart passes the previous result's time_step).
@@ -363,10 +373,9 @@ def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], s
     def conclude(code: int, t: float, vec: PETSc.Vec, dt: float) -> bool:
         """Act on the agreed code of the outputs at t: True to stop."""
         if code == _SAVE and on_checkpoint is not None:
-            def save():
-                on_checkpoint(t, vec, dt)              # its return value means nothing
-
-            _agreed(mpi, save)
+            counts = {"steps": int(ts.getStepNumber()), "rejected": int(ts.getStepRejections()),
+                      "rhs_evaluations": problem.rhs_count, "wall_s": time.perf_counter() - t_wall}
+            run_agreed(op.comm, lambda: on_checkpoint(t, vec, dt, counts))
         return code == _STOP
 
     try:

@@ -12,6 +12,8 @@ Kinds (config.STUDY_KINDS):
   rectification   per point, I(T1, T2) and I(T2, T1); R = |I(T1, T2)| / |I(T2, T1)|
   convergence     per point, a ladder of (depth, n_bose) rungs until the relative change of the
                   current falls below tolerance, or a memory/time limit is reached
+  dynamics        per point, the transient from [dynamics]'s initial state beside its steady state
+                  (study_dynamics.py)
 
 The heat current is I = I1, the energy per unit time leaving bath 1 (docs/model.md s4).
 """
@@ -27,6 +29,7 @@ import numpy as np
 from .bath import N_BOSE_AUTO
 from .config import SWEEP_KEYS, InputError, RunConfig
 from .maximize import EvaluationFailed, maximize_bounded
+from .study_dynamics import Dynamics
 from .study_base import (FAILED_STATUSES, GOOD_STATUSES, INACCURATE, MODEL_COLUMNS, NOISE_COLUMNS,  # noqa: F401
                          RETRY_STATUSES, SUMMARY_BASE, LimitReached, PointError, Request, Study, Task, TaskContext,
                          copy_noise, finish, row_key, row_reason, same_value, study_spec, summary_row, sweep_changes,
@@ -298,7 +301,7 @@ class Convergence(Study):
 
 STUDIES: dict[str, type[Study]] = {
     "point": Study, "sweep": Study, "optimize_theta": OptimizeTheta,
-    "rectification": Rectification, "convergence": Convergence,
+    "rectification": Rectification, "convergence": Convergence, "dynamics": Dynamics,
 }
 
 
@@ -321,6 +324,8 @@ def build_study(cfg: RunConfig) -> Study:
             raise InputError('input error: [study] noise = true needs the steady-state matrix\'s linear solve, '
                              f'which [solver] method = "slepc" does not make: allowed is {allowed}',
                              key="study.noise", value=True, allowed=allowed)
+        STUDIES[kind].check_model(cfg, model, f"{index} ({', '.join(f'{k} = {v:g}' for k, v in changes.items())})"
+                                  if changes else f"{index}")
         label = tuple(changes.items())
         tasks.append(Task(index, model, label, task_key(kind, model, spec)))
     return STUDIES[kind](cfg, tasks, kind)

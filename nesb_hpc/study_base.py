@@ -221,6 +221,10 @@ class Study:
         """A point's identity: its IDENTITY_COLUMNS values (to 12 significant digits)."""
         return tuple(same_value(getattr(model, n)) for n in self.IDENTITY_COLUMNS)
 
+    @classmethod
+    def check_model(cls, cfg: RunConfig, model: ModelConfig, where: str) -> None:
+        """Raise InputError if the kind cannot compute this point (build_study, before any work)."""
+
     def largest_requests(self, task: Task) -> list[Request]:
         """The most expensive solves of a task (for sizing)."""
         return [self.request(task.model, "point")]

@@ -502,7 +502,7 @@ def test_a_failing_callback_raises_on_every_rank():
 
 @pytest.mark.mpi
 def test_checkpoints_on_request_leave_the_run_unchanged():
-    """A callback returning CHECKPOINT has on_checkpoint(t, y, dt) called on every rank at the end
+    """A callback returning CHECKPOINT has on_checkpoint(t, y, dt, counts) called on every rank at the end
     of that step (every output up to t reported) and the run goes on: the outputs are identical
     to a run without checkpoints (bit for bit: nothing in the integration changes), and a restart
     from a stored checkpoint continues to the same table to the integrator's tolerance (rtol 1e-10,
@@ -515,7 +515,8 @@ def test_checkpoints_on_request_leave_the_run_unchanged():
         plain = run(op, times, settings=settings)
         plain.state.destroy()
 
-        def on_checkpoint(t, y, dt):
+        def on_checkpoint(t, y, dt, counts):
+            assert counts["steps"] > 0 and counts["rhs_evaluations"] > counts["steps"]
             saved.append((t, dt, len(outputs), dyn.state_to_array(op, y)))
 
         outputs = []
@@ -545,7 +546,7 @@ def test_checkpoints_on_request_leave_the_run_unchanged():
 def test_a_failing_checkpoint_raises_the_same_message_on_every_rank():
     op = operator(COMM, 0.5, 2)
 
-    def on_checkpoint(t, y, dt):
+    def on_checkpoint(t, y, dt, counts):
         if COMM.rank == COMM.size - 1:
             raise OSError("disk full")
 

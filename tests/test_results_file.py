@@ -164,17 +164,22 @@ def test_every_column_is_described_in_the_file_and_in_docs():
     file's "columns" attribute) and a line in docs/output.md."""
     from pathlib import Path
 
-    from nesb_hpc.columns import RESULTS, SUMMARY as DESCRIBED
-    from nesb_hpc.results_file import RESULT_DTYPE
+    from nesb_hpc.columns import DYNAMICS, RESULTS, SUMMARY as DESCRIBED
+    from nesb_hpc.results_file import DYNAMICS_DTYPE, RESULT_DTYPE
     from nesb_hpc.study import STUDIES, SUMMARY_BASE
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "output.md").read_text()
     assert set(RESULT_DTYPE.names) == set(RESULTS)
+    assert set(DYNAMICS_DTYPE.names) == set(DYNAMICS)
     for kind, cls in STUDIES.items():
         names = np.dtype(SUMMARY_BASE + cls.EXTRA_COLUMNS).names
         assert set(names) <= set(DESCRIBED), (kind, set(names) - set(DESCRIBED))
-    for name in set(RESULTS) | set(DESCRIBED):
+    for name in set(RESULTS) | set(DESCRIBED) | set(DYNAMICS):
         assert f"| `{name}` |" in doc, name
+    # /dynamics has its own table in the docs, every column with the units of columns.py
+    section = doc[doc.index("## `/dynamics`"):]
+    for name, (units, _) in DYNAMICS.items():
+        assert f"| `{name}` | {units} |" in section, name
 
 
 def test_the_schema_is_in_the_file(tmp_path):
