@@ -425,9 +425,11 @@ def _append_transient(f, point: int, rows: np.ndarray, checkpoint: Checkpoint) -
         n = table.shape[0]
         table.resize((n + len(rows),))
         table[n:] = as_dtype(rows, table.dtype)
-    states = f.require_group("dynamics_state")
-    states.attrs["description"] = ("the state vector of each point at its last /dynamics row, in ADO order "
-                                   "(4 real numbers per ADO): what a stopped run resumes from")
+    if "dynamics_state" not in f:           # text attributes once: rewriting one grows the file every time
+        f.create_group("dynamics_state").attrs["description"] = (
+            "the state vector of each point at its last /dynamics row, in ADO order (4 real numbers per ADO): "
+            "what a stopped run resumes from")
+    states = f["dynamics_state"]
     name = checkpoint_name(point)
     state = np.asarray(checkpoint.state, dtype="f8")
     if name in states and states[name].shape != state.shape:
