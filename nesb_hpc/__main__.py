@@ -46,11 +46,13 @@ arguments:
   plot RESULTS.h5      the natural figures of the study in RESULTS.h5, as PNG and PDF beside it
                       (or in --out DIR); needs no MPI
 
-studies: [study] kind = "sweep", "optimize_theta", "rectification" or "convergence" (see the
-[study] keys below). Every finished point is in the HDF5 file at once; running the same input
-again resumes (finished points are skipped). On SIGTERM, SIGINT or SIGUSR1 the solves under way
-finish, are written, and the job exits 128 + N (e.g. sbatch --signal=USR1@300; under mpirun,
-which kills its ranks shortly after forwarding SIGTERM, prefer SIGUSR1).
+studies: [study] kind = "sweep", "optimize_theta", "rectification", "convergence" or "dynamics"
+(transients, with the [dynamics] table; see the keys below). Every finished point is in the HDF5
+file at once, a transient's rows as it proceeds; running the same input again resumes (finished
+points are skipped, a transient continues from its last stored state). On SIGTERM, SIGINT or
+SIGUSR1 the solves under way finish (a transient stops at its next output time), are written,
+and the job exits 128 + N (e.g. sbatch --signal=USR1@300; under mpirun, which kills its ranks
+shortly after forwarding SIGTERM, prefer SIGUSR1).
 
 A point that fails, raises or does not fit the memory budget is recorded with its status and
 message ("failed", "error", "memory_limit") and the study goes on with the others.

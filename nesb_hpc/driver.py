@@ -9,6 +9,8 @@
      estimate), never more groups than unfinished points;
   4. scheduler.run: groups take points as they come (PointWork runs one on its group); rank 0
      writes each finished solve and point at once (output.Writer) and logs the study's progress.
+A transient ([study] kind = "dynamics") is one more collective step of its point
+(PointWork.evolve -> transient.run_point), whose rows and states reach rank 0 as it proceeds.
 A point that fails, raises before its collective solve, or does not fit the memory budget is
 recorded with its status and the study goes on; an exception inside a collective solve propagates
 to __main__, which aborts the whole job. Returns 0 if every point is good, 3 if some point failed

@@ -131,8 +131,9 @@ class DynamicsConfig(TableBase):
     checkpoint_interval: float = documented_field(
         30.0, "Wall-clock seconds between writes of a point's new rows and its state (the "
         "checkpoint a stopped or killed run resumes from), besides the write at the end; 0: at "
-        "every output time. Each write copies the results file (its atomic write), so very "
-        "large hierarchies want longer intervals. May change between a run and its resumption.",
+        "every output time. Checked, like a stop signal, at output times only (keep them closer "
+        "than the time a stop may take). Each write copies the results file (its atomic write), "
+        "so very large hierarchies want longer intervals. May change between a run and its resumption.",
         Number(lo=0.0, hi=1e7), units="s")
     petsc_options: tuple[tuple[str, str], ...] = documented_field(
         (), "PETSc options of the time evolution, as the table [dynamics.petsc_options] (as "
