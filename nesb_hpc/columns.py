@@ -108,7 +108,8 @@ SUMMARY: dict[str, tuple[str, str]] = {
     "I1_end": ("omega_c^2", "I1 at t_end"),
     "I2_end": ("omega_c^2", "I2 at t_end"),
     "sz_end": ("1", "<sz> at t_end"),
-    "approach": ("1", "max |I_nu(t_end) - I_nu,ss| / max |I_nu,ss|: how near the steady state the transient ended"),
+    "approach": ("1", "max |I_nu(t_end) - I_nu,ss| / max |I_nu,ss|: how near the steady state the transient ended "
+                      "(NaN where the steady currents vanish, T1 = T2)"),
     "energy_balance": ("1", "the largest energy_balance of the point's /dynamics rows (rounding only)"),
     "n_times": ("1", "rows of the point in /dynamics (t = 0 and every output time)"),
     "steps": ("1", "accepted integrator steps (all runs)"),

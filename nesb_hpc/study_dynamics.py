@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .config import InputError, ModelConfig, RunConfig, model_with
+from .observables import CURRENT_FLOOR
 from .study_base import Study, finish, row_reason, summary_row, usable
 
 
@@ -83,7 +84,7 @@ class Dynamics(Study):
             out["t_end"], out["I1_end"], out["I2_end"], out["sz_end"] = last["t"], last["I1"], last["I2"], last["sz"]
             scale = max(abs(float(steady["I1"])), abs(float(steady["I2"])))
             gap = max(abs(float(last["I1"] - steady["I1"])), abs(float(last["I2"] - steady["I2"])))
-            out["approach"] = gap / scale if scale > 0 else math.inf
+            out["approach"] = gap / scale if scale > CURRENT_FLOOR else math.nan   # T1 = T2: no current to compare
             out["energy_balance"] = float(np.max(table["energy_balance"]))
         out["n_times"] = len(table)
         for name in ("steps", "rejected", "rhs_evaluations"):
