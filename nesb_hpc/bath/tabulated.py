@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from scipy.integrate import trapezoid  # np.trapz is gone in numpy 2.4, np.trapezoid new in 2.0
 from scipy.interpolate import PchipInterpolator
 
 MAX_ROWS = 1_000_000
@@ -170,7 +171,7 @@ class Tabulated:
     def frequency_scale(self) -> float:
         """The mean frequency Int w J dw / Int J dw (trapezoid rule on the rows)."""
         w, j = np.asarray(self.w), np.asarray(self.j)
-        return float(np.trapz(w * j, w) / np.trapz(j, w))
+        return float(trapezoid(w * j, w) / trapezoid(j, w))
 
 
 def tabulated_density(alpha: float, path: str) -> Tabulated:
