@@ -46,11 +46,13 @@ arguments:
   plot RESULTS.h5      the natural figures of the study in RESULTS.h5, as PNG and PDF beside it
                       (or in --out DIR); needs no MPI
 
-studies: [study] kind = "sweep", "optimize_theta", "rectification" or "convergence" (see the
-[study] keys below). Every finished point is in the HDF5 file at once; running the same input
-again resumes (finished points are skipped). On SIGTERM, SIGINT or SIGUSR1 the solves under way
-finish, are written, and the job exits 128 + N (e.g. sbatch --signal=USR1@300; under mpirun,
-which kills its ranks shortly after forwarding SIGTERM, prefer SIGUSR1).
+studies: [study] kind = "sweep", "optimize_theta", "rectification", "convergence" or "dynamics"
+(transients, with the [dynamics] table; see the keys below). Every finished point is in the HDF5
+file at once, a transient's rows as it proceeds; running the same input again resumes (finished
+points are skipped, a transient continues from its last stored state). On SIGTERM, SIGINT or
+SIGUSR1 the solves under way finish (a transient stops at its next output time), are written,
+and the job exits 128 + N (e.g. sbatch --signal=USR1@300; under mpirun, which kills its ranks
+shortly after forwarding SIGTERM, prefer SIGUSR1).
 
 A point that fails, raises or does not fit the memory budget is recorded with its status and
 message ("failed", "error", "memory_limit") and the study goes on with the others.
@@ -88,6 +90,7 @@ class UsageError(Exception):
 
 def parse_command_line(argv: list[str]) -> dict:
     """Split argv into our flags, the input path and PETSc's options (pure; no MPI)."""
+    from .config import TABLES
     out = {"input": None, "default_input": False, "dry_run": False, "ranks": None, "help": False,
            "version": False, "petsc": [], "ranks_per_point": None, "plot": None, "out": None,
            "retry_failed": False, "force_memory": False, "help_table": None}
@@ -98,7 +101,7 @@ def parse_command_line(argv: list[str]) -> dict:
         arg = argv[i]
         if arg in ("-h", "--help"):
             out["help"] = True
-            if i + 1 < len(argv) and argv[i + 1] in ("model", "bath", "hierarchy", "solver", "study", "output"):
+            if i + 1 < len(argv) and argv[i + 1] in TABLES:
                 out["help_table"] = argv[i + 1]
                 i += 1
         elif arg == "--version":
@@ -242,8 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         _say(key_reference(args["help_table"]))
         return 0
     if args["help"]:
-        _say(USAGE + "\ninput keys (--help TABLE shows one table: model, bath, hierarchy, solver, study, "
-             "output):\n" + key_reference())
+        from .config import TABLES
+
+        _say(USAGE + f"\ninput keys (--help TABLE shows one table: {', '.join(TABLES)}):\n" + key_reference())
         return 0
     if args["version"]:
         _say(f"nesb_hpc {__version__}")

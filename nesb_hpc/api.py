@@ -6,6 +6,7 @@
 
     out = nesb_hpc.run("input/sweep-demo.toml")           # or a dict of tables, as in the TOML file
     table = nesb_hpc.read_results(out.path)               # pandas DataFrame (a dict of arrays without pandas)
+    curve = nesb_hpc.read_results(out.path, "dynamics")   # transients ([study] kind = "dynamics"): t, I1, I2, sz, ...
 
 Keys are those of the input file (``python -m nesb_hpc --help``), given flat as keyword arguments
 (each is looked up in [model], [bath], [hierarchy], [solver]; ``alpha`` sets both couplings) or as
@@ -164,15 +165,21 @@ def run(config, *, comm=None, retry_failed: bool = False, force_memory: bool = F
 
 def read_results(path: str, table: str = "results"):
     """A results file's table ("results": one row per solve, in the order they finished; "summary":
-    one row per point), strings decoded, sorted by point (and solve), as a pandas DataFrame when
+    one row per point; "dynamics": one row per output time of each transient, [study] kind =
+    "dynamics"), strings decoded, sorted by point (and solve, or time), as a pandas DataFrame when
     pandas is installed, else a dict of numpy arrays. Reads through results_file's checks."""
-    from .results_file import read_results_file
+    from .results_file import read_dynamics_table, read_results_file
 
-    if table not in ("results", "summary"):
-        raise ValueError(f'table = {table!r}: allowed are "results" and "summary"')
+    if table not in ("results", "summary", "dynamics"):
+        raise ValueError(f'table = {table!r}: allowed are "results", "summary" and "dynamics"')
     _, rows, summary = read_results_file(path)
-    data = rows if table == "results" else summary
-    order = np.lexsort((data["eval"], data["point"])) if table == "results" else np.argsort(data["point"], kind="stable")
+    if table == "dynamics":
+        data = read_dynamics_table(path)
+        order = np.lexsort((data["t"], data["point"]))
+    elif table == "results":
+        data, order = rows, np.lexsort((rows["eval"], rows["point"]))
+    else:
+        data, order = summary, np.argsort(summary["point"], kind="stable")
     data = data[order]
     columns = {}
     for name in data.dtype.names:

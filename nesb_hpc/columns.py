@@ -1,7 +1,8 @@
 """What every column of a results file means: units and a description, written into the file as a
-JSON attribute "columns" of /results and /summary and listed in docs/output.md (a test keeps the
-three in step). Units: hbar = k_B = 1, energies in omega_c, currents in omega_c^2, noise in
-omega_c^3, times in seconds of wall clock where marked "s". Pure; no h5py."""
+JSON attribute "columns" of /results, /summary and /dynamics and listed in docs/output.md (a test
+keeps the three in step). Units: hbar = k_B = 1, energies in omega_c, currents in omega_c^2, noise
+in omega_c^3, evolution times in 1/omega_c, times in seconds of wall clock where marked "s".
+Pure; no h5py."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ _MODEL = {
 RESULTS: dict[str, tuple[str, str]] = {
     "point": ("1", "the study's point this solve belongs to"),
     "eval": ("1", "the solve's number within its point"),
-    "role": ("", 'what the solve is for: point, scan, refine, rung, forward, reverse, check_depth, nbose_check'),
+    "role": ("", "what the solve is for: point, scan, refine, rung, forward, reverse, check_depth, nbose_check, "
+                 "steady_state (a transient's), initial (the steady state a product quench starts from)"),
     "key": ("", "16 hex digits identifying what the point computes (provenance)"),
     "run": ("1", "the run (1, 2, ...: one per start of the study) that computed it"),
     **_MODEL,
@@ -98,10 +100,48 @@ SUMMARY: dict[str, tuple[str, str]] = {
     "depth": ("1", "the last good rung's depth"),
     "n_bose": ("1", 'the last good rung\'s Bose terms (-1: "auto")'),
     "n_rungs": ("1", "rungs solved"),
+    # dynamics
+    "I1_ss": ("omega_c^2", "steady-state I1 of the same hierarchy (what the transient tends to)"),
+    "I2_ss": ("omega_c^2", "steady-state I2 of the same hierarchy"),
+    "sz_ss": ("1", "steady-state <sz> of the same hierarchy"),
+    "t_end": ("1/omega_c", "the last time in /dynamics (t_end once the point is finished)"),
+    "I1_end": ("omega_c^2", "I1 at t_end"),
+    "I2_end": ("omega_c^2", "I2 at t_end"),
+    "sz_end": ("1", "<sz> at t_end"),
+    "approach": ("1", "max |I_nu(t_end) - I_nu,ss| / max |I_nu,ss|: how near the steady state the transient ended "
+                      "(NaN where the steady currents vanish, T1 = T2)"),
+    "energy_balance": ("1", "the largest energy_balance of the point's /dynamics rows (rounding only)"),
+    "n_times": ("1", "rows of the point in /dynamics (t = 0 and every output time)"),
+    "steps": ("1", "accepted integrator steps (all runs)"),
+    "rejected": ("1", "rejected integrator steps (all runs)"),
+    "rhs_evaluations": ("1", "products L y (all runs)"),
+    "ts_type": ("", "the PETSc TS type (and scheme) that integrated it, e.g. rk/5dp"),
+    "evolution_s": ("s", "wall time of the evolution (all runs; time_s includes it)"),
+}
+
+DYNAMICS: dict[str, tuple[str, str]] = {
+    "point": ("1", "the study's point this row belongs to"),
+    "run": ("1", "the run (1, 2, ...) that computed it"),
+    "t": ("1/omega_c", "time since the initial state"),
+    "I1": ("omega_c^2", "heat current -d<H_B1>/dt: energy per unit time leaving bath 1"),
+    "I2": ("omega_c^2", "heat current -d<H_B2>/dt: energy per unit time leaving bath 2"),
+    "trace": ("1", "Tr rho_00 (1 to rounding: conserved by the integrator)"),
+    "sx": ("1", "<sx> of rho_00"),
+    "sy": ("1", "<sy> of rho_00"),
+    "sz": ("1", "<sz> of rho_00 (the populations are (1 +- sz)/2)"),
+    "E_S": ("omega_c", "system energy <H_S> = Delta <sz>"),
+    "E_int1": ("omega_c", "interaction energy <V1 B1>"),
+    "E_int2": ("omega_c", "interaction energy <V2 B2>"),
+    "dE_S_dt": ("omega_c^2", "d<H_S>/dt, from L y"),
+    "dE_int1_dt": ("omega_c^2", "d<V1 B1>/dt, from L y"),
+    "dE_int2_dt": ("omega_c^2", "d<V2 B2>/dt, from L y"),
+    "energy_balance": ("1", "|d/dt(E_S + E_int1 + E_int2) - (I1 + I2)| / max(|I|, |dE_int/dt|): an identity of "
+                            "the truncated hierarchy, so rounding only (docs/dynamics.md s3.3)"),
 }
 
 
 def schema(names, table: str = "results") -> dict[str, dict[str, str]]:
-    """{column: {"units": ..., "description": ...}} for the given columns of /results or /summary."""
-    known = RESULTS if table == "results" else SUMMARY
+    """{column: {"units": ..., "description": ...}} for the given columns of /results, /summary or
+    /dynamics."""
+    known = {"results": RESULTS, "summary": SUMMARY, "dynamics": DYNAMICS}[table]
     return {name: {"units": known[name][0], "description": known[name][1]} for name in names if name in known}

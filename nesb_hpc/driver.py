@@ -9,6 +9,8 @@
      estimate), never more groups than unfinished points;
   4. scheduler.run: groups take points as they come (PointWork runs one on its group); rank 0
      writes each finished solve and point at once (output.Writer) and logs the study's progress.
+A transient ([study] kind = "dynamics") is one more collective step of its point
+(PointWork.evolve -> transient.run_point), whose rows and states reach rank 0 as it proceeds.
 A point that fails, raises before its collective solve, or does not fit the memory budget is
 recorded with its status and the study goes on; an exception inside a collective solve propagates
 to __main__, which aborts the whole job. Returns 0 if every point is good, 3 if some point failed
@@ -82,6 +84,45 @@ def check_solver_options(cfg: RunConfig) -> None:
                          f'is never read by PETSc with method = "{cfg.solver.method}"{hint}: allowed are '
                          f"{allowed} (names without the -nesb_ prefix)", key=f"solver.petsc_options.{name}",
                          value=dict(settings.petsc_options)[name], allowed=allowed)
+    if cfg.dynamics is not None:
+        _check_dynamics_options(cfg)
+
+
+# names a typo in [dynamics.petsc_options] is likely to be meant as
+_KNOWN_TS_OPTIONS = ("ts_type", "ts_rk_type", "ts_bdf_order", "ts_arkimex_type", "ts_rosw_type", "ts_adapt_type",
+                     "ts_rtol", "ts_atol", "ts_max_reject", "ts_max_snes_failures", "ts_adapt_dt_max",
+                     "ts_adapt_dt_min", "ksp_type", "ksp_rtol", "ksp_gmres_restart", "pc_type", "sub_pc_type",
+                     "sub_pc_factor_levels")
+
+
+def _check_dynamics_options(cfg: RunConfig) -> None:
+    """[dynamics.petsc_options] as the steady state's: values PETSc refuses and options it never
+    reads (the evolution set up on a tiny system, dynamics.probe_options) are input errors."""
+    import difflib
+
+    from .config import InputError
+    from .dynamics import probe_options
+    from .solver_options import OptionsRejected
+    from .transient import settings_of
+
+    settings = settings_of(cfg)
+    options = dict(settings.petsc_options)
+    try:
+        unused = probe_options(settings)
+    except OptionsRejected as exc:
+        allowed = "option values PETSc accepts"
+        raise InputError(f"input error: PETSc refuses the time evolution's options ([dynamics.petsc_options] and "
+                         f"the command line) for {exc}", key="dynamics.petsc_options", value=options,
+                         allowed=allowed) from None
+    if unused:
+        name = unused[0]
+        close = difflib.get_close_matches(name, _KNOWN_TS_OPTIONS, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        ts_type = options.get("ts_type", "rk")
+        allowed = f'options the time evolution reads with ts_type = "{ts_type}"'
+        raise InputError(f"input error: [dynamics.petsc_options] {name} = {json.dumps(options[name])} is never read "
+                         f'by PETSc with ts_type = "{ts_type}"{hint}: allowed are {allowed} (names without the '
+                         "-nesb_ prefix)", key=f"dynamics.petsc_options.{name}", value=options[name], allowed=allowed)
 
 
 class CollectiveFailure(RuntimeError):
@@ -95,11 +136,19 @@ def _error_text(exc: BaseException) -> str:
 
 @dataclasses.dataclass
 class _TaskContext:
-    """What a task may ask about cost (study.TaskContext) on its group."""
+    """What a task may ask about cost (study.TaskContext) on its group, and its transient."""
 
     work: "PointWork"
     group_size: int
     cache: dict
+    group: object = None
+    task: object = None
+    control: object = None
+    resume: object = None      # a transient's stored rows and state (output.plan_resumption)
+
+    def evolve(self, request, bloch=None):
+        """Collective on the group: the point's transient (transient.run_point)."""
+        return self.work.evolve(self.group, self.task, request, bloch, self.resume, self.control)
 
     def cached(self, request):
         return request.key() in self.cache
@@ -133,7 +182,8 @@ class PointWork:
     run_number: int
     force_memory: bool = False
 
-    def __call__(self, group, task, stored, control):
+    def __call__(self, group, task, payload, control):
+        stored, resume = payload
         cache = {row_key(row): row for row, _ in stored}
         rows: list = []
         counter = itertools.count()
@@ -152,7 +202,8 @@ class PointWork:
             return row
 
         try:
-            return self.study.run_task(task, evaluate, _TaskContext(self, group.size, cache))
+            return self.study.run_task(task, evaluate, _TaskContext(self, group.size, cache, group, task, control,
+                                                                    resume))
         except (CollectiveFailure, Interrupted):
             raise
         except LimitReached as exc:
@@ -221,6 +272,43 @@ class PointWork:
         return row
 
 
+    def evolve(self, group, task, request: Request, bloch, resume, control) -> dict:
+        """Collective on group. A transient (transient.run_point); raises PointError (every rank)
+        if it cannot be set up or its callbacks fail, LimitReached if it does not fit the budget."""
+        from . import transient
+        from .dynamics import CallbackFailed
+        from .study_dynamics import coupling_ratio, quenched_model
+
+        control.check_stop()
+        try:
+            need = request_memory(self.sizes(request, group.size))
+            if need > self.memory_limit and not self.force_memory:
+                outcome = ("limit", f"depth {request.depth} needs ~{need / 2**20:,.0f} MiB/rank > "
+                                    f"{self.memory_limit / 2**20:,.0f} on {group.size} ranks")
+            else:
+                quench = None
+                if self.cfg.dynamics.quench_kind() == "correlated" and resume is None:
+                    before = quenched_model(request.model, self.cfg)
+                    quench = (dataclasses.replace(request, model=before, role="initial"),
+                              coupling_ratio(request.model, before))
+                outcome = ("ok", transient.prepare(self.cfg, request, bloch, *(quench or ())))
+        except Exception as exc:  # noqa: BLE001 - agreed by the group below
+            outcome = ("error", _error_text(exc))
+        outcomes = group.allgather(outcome if outcome[0] != "ok" else ("ok", None))
+        bad = next((o for o in outcomes if o[0] == "error"), None) or next((o for o in outcomes if o[0] == "limit"), None)
+        if bad is not None:
+            raise (LimitReached("memory_limit", bad[1]) if bad[0] == "limit" else PointError(f"transient: {bad[1]}"))
+        try:
+            return transient.run_point(group, self.cfg, task.index, outcome[1], bloch, resume, control,
+                                       self.run_number, self.settings)
+        except (Interrupted, CollectiveFailure):
+            raise
+        except CallbackFailed as exc:    # raised on every rank together: the point is an error, the study goes on
+            raise PointError(str(exc)) from exc
+        except Exception as exc:
+            raise CollectiveFailure(f"point {task.index}: {_error_text(exc)}") from exc
+
+
 class RunRefused(RuntimeError):
     """The run is refused before any work (e.g. the point does not fit the memory budget)."""
 
@@ -249,13 +337,13 @@ def run(comm, cfg: RunConfig, input_text: str = "", stop=None, retry_failed: boo
     if comm.rank == 0:
         try:
             results, state, lock = open_output(cfg, study, input_text, versions(comm.size))
-            plan.update(plan_resumption(study, state, retry_failed), path=results.target)
+            plan.update(plan_resumption(study, state, retry_failed, results.path), path=results.target)
         except (IncompatibleFile, OSError) as exc:
             plan["error"] = str(exc)
     public = comm.bcast({k: v for k, v in plan.items() if k != "stored"} if comm.rank == 0 else None, root=0)
     if public["error"]:
         raise IncompatibleFile(public["error"])
-    stored = plan["stored"]  # rank 0 only: handed out with the points
+    stored, transients = plan["stored"], plan.get("transients", {})  # rank 0 only: handed out with the points
     todo = [t for t in study.tasks if t.index in set(public["todo"])]
     layout = comm.bcast(plan_layout(cfg, study, todo, comm.size, budget, sizes) if comm.rank == 0 else None, root=0)
     writer = None
@@ -270,7 +358,8 @@ def run(comm, cfg: RunConfig, input_text: str = "", stop=None, retry_failed: boo
             run_number = None
         run_number = comm.bcast(run_number, root=0)
         work = PointWork(cfg, study, sizes, budget, run_number, force_memory)
-        outcome = scheduler.run(comm, list(layout.groups), todo, lambda task: stored.get(task.index, []), work,
+        outcome = scheduler.run(comm, list(layout.groups), todo,
+                                lambda task: (stored.get(task.index, []), transients.get(task.index)), work,
                                 writer, stop, layout.dedicated)
         code = exit_code(results, outcome, study) if comm.rank == 0 else None
         return comm.bcast(code, root=0)

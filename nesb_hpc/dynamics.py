@@ -263,17 +263,89 @@ def _subtype(ts: PETSc.TS, ts_type: str) -> str:
     return ""
 
 
+def _set_up(ts: PETSc.TS, problem: "_LinearTS", settings: DynamicsSettings) -> tuple[str, str, str]:
+    """Collective. TS from the options in force (call inside petsc_options): the right-hand side
+    for explicit types, IFunction/IJacobian otherwise. Returns (type, subtype, output mode)."""
+    ts.setOptionsPrefix(PREFIX)
+    ts.setProblemType(PETSc.TS.ProblemType.LINEAR)
+    ts.setFromOptions()
+    ts_type = str(ts.getType())
+    if ts_type in EXPLICIT_TYPES:
+        ts.setRHSFunction(problem.rhs)
+    else:
+        J, P = problem.implicit_matrices()
+        ts.setIFunction(problem.ifunction)
+        ts.setIJacobian(problem.ijacobian, J, P)
+        if ts_type == "arkimex":
+            ts.setARKIMEXFullyImplicit(True)
+    subtype = _subtype(ts, ts_type)
+    mode = settings.output
+    if mode == "auto":
+        mode = "interpolate" if (ts_type, subtype) in DENSE_OUTPUT else "step"
+    if mode not in ("interpolate", "step"):
+        raise ValueError(f"output {settings.output!r}: allowed are 'auto', 'interpolate', 'step'")
+    return ts_type, subtype, mode
+
+
+class _Checkpoint:
+    def __repr__(self):
+        return "CHECKPOINT"
+
+
+# What an evolve() callback returns to have the state stored (on_checkpoint) without stopping.
+CHECKPOINT = _Checkpoint()
+_GO, _SAVE, _STOP, _FAILED = 0, 1, 2, 3
+
+
+class CallbackFailed(RuntimeError):
+    """Raised by evolve() on every rank when its callback or on_checkpoint raised on any rank;
+    the message is the failing rank's (the same on every rank), chained to its exception there."""
+
+
+def _agreed(mpi, action: Callable[[], object]) -> int:
+    """Collective. Run action() on every rank and agree on its outcome (max over ranks): _GO,
+    _SAVE (it returned CHECKPOINT), _STOP (another true value) or, if it raised on any rank,
+    CallbackFailed on every rank with that rank's message."""
+    error = None
+    try:
+        result = action()
+        code = _SAVE if result is CHECKPOINT else _STOP if result else _GO
+    except Exception as exc:                                  # noqa: BLE001 -- re-raised on every rank below
+        code, error = _FAILED, exc
+    code = mpi.allreduce(code, op=_mpi_max())                 # the same decision on every rank
+    if code == _FAILED:
+        texts = mpi.allgather(None if error is None else f"{type(error).__name__}: {error}")
+        message = next(t for t in texts if t is not None)
+        raise CallbackFailed(f"the output callback failed: {message}") from error
+    return code
+
+
+def run_agreed(comm, action: Callable[[], object]) -> None:
+    """Collective on comm (PETSc or mpi4py). Run action() on every rank; if it raises on any rank,
+    every rank raises CallbackFailed with that rank's message (its return value is ignored)."""
+    def quiet():
+        action()
+
+    _agreed(comm.tompi4py() if hasattr(comm, "tompi4py") else comm, quiet)
+
+
 def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], settings: DynamicsSettings,
            callback: Callable[[TransientObservables], object] | None = None, dt0: float | None = None,
-           emit_initial: bool = False) -> EvolutionResult:
+           emit_initial: bool = False,
+           on_checkpoint: Callable[[float, PETSc.Vec, float, dict], None] | None = None) -> EvolutionResult:
     """Collective. Integrate dy/dt = L y from y(t0) = y0 and report the observables at `times`.
 
     times: increasing output times > t0 (output_times()); the run ends at times[-1] exactly.
     callback(obs): called on every rank, in time order, as each output time is passed (so a
     driver can write the row at once); if it returns a true value on any rank, the run stops at
     the end of the current step and the result is a checkpoint (state and time of that step;
-    every output time up to it has been reported); if it raises on any rank, every rank raises
-    (that rank its own exception, the others a RuntimeError), so no rank is left waiting. emit_initial: report t0's observables first.
+    every output time up to it has been reported); if it returns CHECKPOINT on any rank (and
+    none asks to stop), on_checkpoint(t, y, dt, counts) is called on every rank at the end of that
+    step, with the state y at t (every output time up to t reported), the next step dt and this
+    run's counters so far (steps, rejected, rhs_evaluations, wall_s), and the run goes on
+    unchanged (a restart from (y, t, dt) is what a stop would have returned). If the
+    callback or on_checkpoint raises on any rank, every rank raises CallbackFailed with its
+    message, so no rank is left waiting. emit_initial: report t0's observables first.
     dt0: the first step (default settings.dt0; a restart passes the previous result's time_step).
     y0 is not modified. Restart: evolve(op, result.state, result.time, later_times, ...).
     """
@@ -290,59 +362,40 @@ def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], s
     emitted: list[TransientObservables] = []
     state = {"next": 0, "stop": False}
 
-    def report(t: float, vec: PETSc.Vec) -> bool:
+    def report(t: float, vec: PETSc.Vec) -> int:
         op.L.mult(vec, rate)
         problem.rhs_count += 1
         obs = transient_observables(t, gather(vec), gather(rate), op.hier, op.modes, op.pauli.coupling_vectors,
                                     op.delta)
         emitted.append(obs)
-        error = None
-        try:
-            code = int(bool(callback(obs))) if callback is not None else 0
-        except Exception as exc:                              # noqa: BLE001 -- re-raised on every rank below
-            code, error = 2, exc
-        code = mpi.allreduce(code, op=_mpi_max())             # the same decision on every rank
-        if code == 2:
-            if error is not None:
-                raise error
-            raise RuntimeError("the output callback failed on another rank")
-        return code == 1
+        return _agreed(mpi, lambda: callback(obs) if callback is not None else None)
+
+    def conclude(code: int, t: float, vec: PETSc.Vec, dt: float) -> bool:
+        """Act on the agreed code of the outputs at t: True to stop."""
+        if code == _SAVE and on_checkpoint is not None:
+            counts = {"steps": int(ts.getStepNumber()), "rejected": int(ts.getStepRejections()),
+                      "rhs_evaluations": problem.rhs_count, "wall_s": time.perf_counter() - t_wall}
+            run_agreed(op.comm, lambda: on_checkpoint(t, vec, dt, counts))
+        return code == _STOP
 
     try:
-        ts.setOptionsPrefix(PREFIX)
-        ts.setProblemType(PETSc.TS.ProblemType.LINEAR)
         # the options stay in the database for the whole run: block Jacobi reads its sub-solver
         # options (-nesb_sub_pc_type ...) only when the first stage solve sets it up
         with petsc_options(default_options(settings), settings.petsc_options) as effective:
-            ts.setFromOptions()
-            ts_type = str(ts.getType())
-            if ts_type in EXPLICIT_TYPES:
-                ts.setRHSFunction(problem.rhs)
-            else:
-                J, P = problem.implicit_matrices()
-                ts.setIFunction(problem.ifunction)
-                ts.setIJacobian(problem.ijacobian, J, P)
-                if ts_type == "arkimex":
-                    ts.setARKIMEXFullyImplicit(True)
-            subtype = _subtype(ts, ts_type)
-            mode = settings.output
-            if mode == "auto":
-                mode = "interpolate" if (ts_type, subtype) in DENSE_OUTPUT else "step"
-            if mode not in ("interpolate", "step"):
-                raise ValueError(f"output {settings.output!r}: allowed are 'auto', 'interpolate', 'step'")
+            ts_type, subtype, mode = _set_up(ts, problem, settings)
             ts.setTime(t0)
             ts.setTimeStep(settings.dt0 if dt0 is None else dt0)
             ts.setMaxSteps(settings.max_steps)
             ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
             ts.setSolution(y)
 
-            if emit_initial and report(t0, y):
+            if emit_initial and conclude(report(t0, y), t0, y, ts.getTimeStep()):
                 state["stop"] = True
 
             def post_step(ts_):
                 t_now = ts_.getTime()
                 tol = 1e-12 * max(1.0, abs(t_now))
-                stop = False
+                code = _GO
                 while state["next"] < times.size and times[state["next"]] <= t_now + tol:
                     t_out = float(times[state["next"]])
                     if abs(t_out - t_now) <= tol:
@@ -351,8 +404,8 @@ def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], s
                         ts_.interpolate(t_out, work)
                         vec = work
                     state["next"] += 1
-                    stop = report(t_out, vec) or stop
-                if stop:
+                    code = max(code, report(t_out, vec))
+                if conclude(code, t_now, ts_.getSolution(), ts_.getTimeStep()):
                     state["stop"] = True
                     ts_.setConvergedReason(PETSc.TS.ConvergedReason.CONVERGED_USER)
 
@@ -382,6 +435,47 @@ def evolve(op: HeomOperator, y0: PETSc.Vec, t0: float, times: Sequence[float], s
             obj.destroy()
         gather.destroy()
         problem.destroy()
+
+
+def probe_options(settings: DynamicsSettings) -> list[str] | None:
+    """Not collective (COMM_SELF; every rank may call it). Set TS up with the options in force as
+    evolve() does and take a few steps of a tiny stable system (8 unknowns, block size 4), so that
+    an implicit type's stage solve reads its KSP/PC options too. Returns the names of
+    settings.petsc_options (the input's, without the prefix) that PETSc never read (typos, or
+    options of another type), or None if PETSc cannot tell. Raises solver_options.OptionsRejected
+    with PETSc's message if it refuses a value (e.g. ts_type = "nonexistent")."""
+    from . import petsc_env
+    from .solver_options import OptionsRejected, petsc_error_text
+
+    A = PETSc.Mat().createAIJ((8, 8), bsize=BS, nnz=2, comm=PETSc.COMM_SELF)
+    for i in range(8):
+        A.setValue(i, i, -1.0 - i)
+        A.setValue(i, (i + 4) % 8, 0.5)
+    A.assemble()
+    problem = _LinearTS(A, settings.pc_shift_ratio)
+    ts = PETSc.TS().create(comm=PETSc.COMM_SELF)
+    y = A.createVecRight()
+    y.set(1.0)
+    try:
+        with petsc_options(default_options(settings), settings.petsc_options):
+            _set_up(ts, problem, settings)
+            ts.setTime(0.0)
+            ts.setTimeStep(0.01)
+            ts.setMaxTime(0.05)
+            ts.setMaxSteps(50)
+            ts.setExactFinalTime(PETSc.TS.ExactFinalTime.MATCHSTEP)
+            ts.solve(y)
+            left = petsc_env.unused_options()
+    except PETSc.Error as exc:
+        raise OptionsRejected(f"the time evolution: {petsc_error_text(exc)}") from None
+    finally:
+        for obj in (ts, y, A):
+            obj.destroy()
+        problem.destroy()
+    if left is None:
+        return None
+    left = set(left)
+    return sorted(name for name, _ in settings.petsc_options if PREFIX + name in left)
 
 
 def _reason_name(reason: int) -> str:

@@ -189,7 +189,7 @@ def quench_state(y_old: PETSc.Vec, old: HeomOperator, new: HeomOperator,
     per_mode = np.log(mo.scale / mn.scale * f)
     factor = np.exp(new.local_multi_indices().astype(float) @ per_mode)      # (n_local,)
     y = new.create_vector()
-    y.setArray(y_old.getArray().reshape(-1, BS) * factor[:, None])
+    y.setArray(y_old.getArray(readonly=True).reshape(-1, BS) * factor[:, None])
     y.assemble()
     return y
 
@@ -233,7 +233,7 @@ def state_to_array(op: HeomOperator, y: PETSc.Vec, root: int = 0) -> np.ndarray 
     """Collective. The whole state in ADO order (y of ADO 0, 1, ..., 4 numbers each) on rank
     `root` (None elsewhere): a checkpoint that a run on any number of ranks can read back."""
     mpi = op.comm.tompi4py()
-    local = y.getArray().reshape(-1, BS)[::-1].copy()        # this rank's ADOs lo..hi-1 in ADO order
+    local = y.getArray(readonly=True).reshape(-1, BS)[::-1].copy()        # this rank's ADOs lo..hi-1 in ADO order
     parts = mpi.gather((op.lo, local), root=root)
     if mpi.rank != root:
         return None

@@ -20,7 +20,8 @@ import numpy as np
 from .bath import FITTED_DENSITIES, decompose_baths, decomposition_error, densities, spectral_densities
 from .config import RunConfig
 from .results_file import (IncompatibleFile, OutputLock, ResultsFile, StoredState, candidate_paths, compat_difference,
-                           empty_row, input_digest, output_path_problem, read_summary, remove_stale_temporaries)
+                           empty_row, input_digest, output_path_problem, read_checkpoint, read_summary,
+                           remove_stale_temporaries)
 from .planning import ranges_text
 from .study import FAILED_STATUSES, GOOD_STATUSES, MODEL_COLUMNS, RETRY_STATUSES, Request, Study
 
@@ -42,11 +43,17 @@ NOT_PHYSICS = {"bath": ("fit_max_terms",),
 def compat_of(cfg: RunConfig) -> dict:
     """What a file and an input must share for the file to be resumed: the study kind, [bath] and
     [hierarchy]. [model] and the study's own keys are matched point by point (each point's key);
-    [solver] may change (each solve records its method, residual and status). A tabulated J
+    [solver] may change (each solve records its method, residual and status). Transients add
+    [dynamics] and the layout of their stored states. A tabulated J
     adds the digest of each bath's table values ("bath_tables"), so an edited table is another
     input even under the same file name."""
     out = {"format": 2, "study": {"kind": cfg.study.kind}, "bath": cfg.bath.to_dict(),
            "hierarchy": cfg.hierarchy.to_dict()}
+    if cfg.dynamics is not None:
+        # what the transient is (not how often it is written), and the layout of its stored states:
+        # a checkpoint of one mode form or scaling is not a state of the other
+        out["dynamics"] = {**{k: v for k, v in cfg.dynamics.to_dict().items() if k != "checkpoint_interval"},
+                           "state_modes": cfg.hierarchy.modes, "state_rescale": cfg.hierarchy.rescale}
     tables = table_digests(cfg.bath)
     if tables:
         out["bath_tables"] = tables
@@ -210,6 +217,16 @@ class Writer:
                             "lower [bath] fit_tolerance" if any(b.fitted for b in self.cfg.bath.per_bath())
                             else 'use n_bose = "auto" (or more Bose terms)')
 
+    def transient(self, items) -> None:
+        """(point, new /dynamics rows, checkpoint) of transients under way, written together."""
+        self.results.write([], [], [], items)
+        for point, rows, checkpoint in items:
+            if len(rows):
+                last = rows[-1]
+                log.info("point %d: transient at t = %.6g (of %g), I1 = %.6e, I2 = %.6e, <sz> = %.6f", point,
+                         float(last["t"]), self.cfg.dynamics.t_end, float(last["I1"]), float(last["I2"]),
+                         float(last["sz"]))
+
     def done(self, items) -> None:
         self.results.write([], [], [summary for _, summary in items])
         for point, s in items:
@@ -260,7 +277,7 @@ def match_stored_points(cfg: RunConfig, study: Study, state: StoredState) -> tup
     for row in state.summary:
         stored[int(row["point"])] = tuple(same_value(row[c]) for c in columns)
     for row in state.rows:   # points without a summary yet: a solve of the point's own model
-        if int(row["point"]) not in stored and row["role"] != b"reverse":
+        if int(row["point"]) not in stored and row["role"] not in OTHER_MODEL_ROLES:
             stored[int(row["point"])] = tuple(same_value(row[c]) for c in columns)
     by_identity = {study.identity(t.model): t.index for t in study.tasks}
     swept = {c for k in cfg.study.swept() for c in (("alpha1", "alpha2") if k == "alpha" else (k,))}
@@ -275,6 +292,11 @@ def match_stored_points(cfg: RunConfig, study: Study, state: StoredState) -> tup
             if name not in swept and was != now:
                 return {}, f"[model] {name} is {was:.6g} in the file, {now:.6g} in the input"
     return mapping, None
+
+
+# solves of a point at another model than the point's own (rectification's reversed temperatures,
+# the steady state a product quench starts from): they do not identify the point
+OTHER_MODEL_ROLES = (b"reverse", b"initial")
 
 
 def renumber_stored(results: ResultsFile, state: StoredState, mapping: dict[int, int], n_tasks: int) -> StoredState:
@@ -353,11 +375,14 @@ def _create(path, cfg, study, input_text, meta) -> ResultsFile:
 # ----------------------------------------------------------------------------- the run
 
 
-def plan_resumption(study: Study, state: StoredState | None, retry_failed: bool = False) -> dict:
+def plan_resumption(study: Study, state: StoredState | None, retry_failed: bool = False,
+                    path: str | None = None) -> dict:
     """Which points to run, and the stored solves of each (rank 0). Points stopped by a limit are
-    continued, failed ones only with retry_failed; solves that did not succeed are never reused."""
+    continued, failed ones only with retry_failed; solves that did not succeed are never reused.
+    Transients ("transients": point -> (its /dynamics rows, its checkpoint in the file at path))
+    continue from their last stored state."""
     if state is None:
-        return {"todo": [t.index for t in study.tasks], "stored": {}, "skipped": 0}
+        return {"todo": [t.index for t in study.tasks], "stored": {}, "skipped": 0, "transients": {}}
     rerun = RETRY_STATUSES + (FAILED_STATUSES if retry_failed else ())
     finished = {int(s["point"]) for s in state.summary if s["status"].decode() not in rerun}
     stored: dict[int, list] = {}
@@ -365,7 +390,14 @@ def plan_resumption(study: Study, state: StoredState | None, retry_failed: bool 
         if int(row["point"]) not in finished and row["status"].decode() == "ok":
             stored.setdefault(int(row["point"]), []).append((row, info))
     todo = [t.index for t in study.tasks if t.index not in finished]
-    return {"todo": todo, "stored": stored, "skipped": len(finished)}
+    transients = {}
+    if state.dynamics.size and path is not None:
+        for point in todo:
+            checkpoint = read_checkpoint(path, point)
+            if checkpoint is not None:
+                mine = state.dynamics[state.dynamics["point"] == point]
+                transients[point] = (mine[np.argsort(mine["t"], kind="stable")], checkpoint)
+    return {"todo": todo, "stored": stored, "skipped": len(finished), "transients": transients}
 
 
 def exit_code(results: ResultsFile, outcome: dict, study: Study) -> int:

@@ -204,8 +204,42 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
             s = sizes(Request(study.tasks[0].model, depth, n_bose, "rung"), group)
             lines.append(f"  depth {depth}, n_bose {n_bose}: {s.n_ados:,} ADOs, {s.nonzeros:,} nonzeros, "
                          f"~{request_memory(s) / 2**20:,.0f} MiB/rank")
+    if cfg.study.kind == "dynamics":
+        lines += transient_lines(cfg, study, sizes, group)
     lines += sbatch_lines(need, ranks, budget)
     return "\n".join(lines)
+
+
+# vectors an explicit RK 5(4) evolution holds besides the matrix: its 7 stages, the solution, the
+# error estimate, the dense-output work vector, L y for the rates, a copy of the initial state
+RK_VECTORS = 12
+
+
+def transient_lines(cfg: RunConfig, study: Study, sizes: SizeCache, group: int) -> list[str]:
+    """What --dry-run says about the transients: output times, integrator, memory, stored state."""
+    d = cfg.dynamics
+    ts = dict(d.petsc_options).get("ts_type", "rk")
+    scheme = f"{ts}/{dict(d.petsc_options).get('ts_rk_type', '5dp')}" if ts == "rk" else ts
+    if d.quench_kind():
+        start = f"the steady state at {', '.join(f'{k} = {v:g}' for k, v in d.quench_from)} ({d.quench_kind()} quench)"
+    else:
+        state = d.initial_state()
+        start = f"rho_00 = {state if isinstance(state, str) else list(state)}, baths thermal"
+    first = "" if d.spacing == "linear" else f" from t = {d.t_end / 1000 if d.t_first == 'auto' else d.t_first:g}"
+    lines = ["", f"transient per point: from {start}; t = 0 to {d.t_end:g} [1/omega_c], {d.n_out} {d.spacing} "
+                 f"output times{first} (+ t = 0), TS {scheme}, rtol {d.rtol:g}, atol {d.atol:g}; the steady state "
+                 "of the same hierarchy is solved first (sizes above)"]
+    largest = max((sizes(req, group) for task in study.tasks for req in study.largest_requests(task)[:1]),
+                  key=lambda s: s.n_ados)
+    state = 4 * 8 * largest.n_ados
+    vectors = RK_VECTORS * state / group
+    lines.append(f"  evolution memory per rank beyond the matrix: ~{vectors / 2**20:,.1f} MiB ({RK_VECTORS} vectors, "
+                 "explicit RK; implicit types add a preconditioner like the iterative route's)")
+    every = (f"every {d.checkpoint_interval:g} s of wall clock" if d.checkpoint_interval > 0
+             else "at every output time")
+    lines.append(f"  stored per point: {d.n_out + 1:,} rows of /dynamics and its state ({state / 2**20:,.2f} MiB), "
+                 f"written {every} and at the end")
+    return lines
 
 
 MIN_ADOS_PER_RANK = 10_000   # below, a point's ranks mostly exchange halos (bench/README.md)

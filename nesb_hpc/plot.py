@@ -12,6 +12,8 @@ pi, one marker per theory, the fixed parameters in a caption line).
   convergence     I / I(last rung) and the relative change against depth; with a swept key also the
                   converged I against the axis key (-converged: error bars, unconverged points open)
   noise           with S1 stored: S1 and the Fano factor S1/(2 Delta I1) (-noise)
+  dynamics        I1 and -I2, and <sz>, against time, one colour per point, each point's steady state
+                  dashed (-dynamics); points still running are drawn as far as they are stored
 
 Serial, matplotlib's Agg backend; reads the file only (it may be read while a study runs), through
 results_file.read_results_file, which refuses anything not written by nesb_hpc.
@@ -39,14 +41,15 @@ class NothingToPlot(Exception):
 def plot_results(path: str, out_dir: str | None = None, options: PlotOptions | None = None) -> list[str]:
     """Write the study's figures (beside the file, or in out_dir); returns their names. Raises
     PlotError (with the reason) for anything that is not a plottable results file."""
-    from .results_file import UnreadableResults, read_results_file
+    from .results_file import UnreadableResults, read_dynamics_table, read_results_file
 
     try:
         attrs, rows, summary = read_results_file(path)
+        transients = read_dynamics_table(path) if attrs.get("study_kind") == "dynamics" else None
     except UnreadableResults as exc:
         raise PlotError(str(exc)) from None
     try:
-        return _plot(path, out_dir, options or PlotOptions(), attrs, rows, summary)
+        return _plot(path, out_dir, options or PlotOptions(), attrs, rows, summary, transients)
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise PlotError(f"{path} is not a well-formed results file ({type(exc).__name__}: {exc})") from None
 
@@ -58,7 +61,7 @@ def _axis(study: dict) -> str | None:
     return study.get("axis") or max(swept, key=lambda k: (len(study[k]), -figures.SWEEP_KEYS.index(k)))
 
 
-def _plot(path, out_dir, options: PlotOptions, attrs, rows, summary) -> list[str]:
+def _plot(path, out_dir, options: PlotOptions, attrs, rows, summary, transients=None) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -69,24 +72,29 @@ def _plot(path, out_dir, options: PlotOptions, attrs, rows, summary) -> list[str
     kind = attrs.get("study_kind", "point")
     status = figures.statuses(summary)
     good = summary[np.isin(status, figures.GOOD)]
-    if good.size == 0 and not (kind in ("convergence", "rectification", "optimize_theta", "sweep") and summary.size):
+    if kind == "dynamics":
+        if transients is None or transients.size == 0:
+            raise PlotError(f"{path} has no transient stored yet (its /dynamics table is empty)")
+    elif good.size == 0 and not (kind in ("convergence", "rectification", "optimize_theta", "sweep") and summary.size):
         raise PlotError(f"{path} has no finished point with a good status yet")
     if kind == "point":
         shown = good if good.size else summary
         raise NothingToPlot(f"{path}: one point, I = {shown[0]['I1']:.10e} (nothing to plot)")
     axis = _axis(study)
-    if axis is None and kind != "convergence":
+    if axis is None and kind not in ("convergence", "dynamics"):
         raise PlotError(f"{path}: the study sweeps nothing, a single point has no curve to plot")
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0])
     hierarchy = normalised.get("hierarchy", {})
     note = f"{hierarchy.get('modes', 'separate')} modes"
+    if kind == "dynamics":
+        note = f"depth {hierarchy.get('depth', '?')}, {note}; {figures.initial_state_text(normalised.get('dynamics', {}))}"
     fixed = caption(study, model, figures.swept_keys(study), note)
     style = plt.style.context(options.style) if options.style else plt.style.context("default")
     written = []
     with style:
-        for name, fig in _figures(plt, kind, axis, study, rows, summary, status, options, normalised):
+        for name, fig in _figures(plt, kind, axis, study, rows, summary, status, options, normalised, transients):
             fig.text(0.01, 0.005, fixed, fontsize=7, color="0.3", ha="left", va="bottom")
             fig.tight_layout(rect=(0, 0.04, 1, 1))
             for ext in options.formats:
@@ -97,9 +105,13 @@ def _plot(path, out_dir, options: PlotOptions, attrs, rows, summary) -> list[str
     return written
 
 
-def _figures(plt, kind, axis, study, rows, summary, status, options, normalised):
+def _figures(plt, kind, axis, study, rows, summary, status, options, normalised, transients=None):
     """(name, figure) for each figure of the study."""
     size = options.size
+    if kind == "dynamics":
+        log_time = normalised.get("dynamics", {}).get("spacing") == "log"
+        yield "dynamics", figures.dynamics(plt, transients, rows, summary, study, size, log_time)
+        return
     if kind == "convergence":
         if axis is not None:
             view = figures.converged_view(rows, summary)

@@ -13,6 +13,12 @@ Layout (format 2):
                   relative error of each bath's decomposed C(t)
   /summary        one row per finished point (compound; columns depend on the study kind,
                   study.Study.summary_dtype): status, reason and the point's result
+  /dynamics       [study] kind = "dynamics" only: one row per output time of every point
+                  (DYNAMICS_COLUMNS: the point, t, I1, I2, rho_00, the energies), appended as the
+                  transients proceed
+  /dynamics_state kind "dynamics" only: one dataset per point, point_N, the state vector at its
+                  last stored row (ADO order, 4 numbers per ADO: readable on any rank count) with
+                  attributes t, time_step, n_times, ...: what a stopped run resumes from
 
 Crash safety: a write copies the file, appends to the copy, fsyncs it and renames it over the
 original (atomic on POSIX). The file at ``path`` is therefore complete at every instant, whatever
@@ -29,6 +35,7 @@ stays in place until the new run has stored its first result.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import json
@@ -60,6 +67,15 @@ RESULT_COLUMNS: list[tuple[str, str]] = [
     ("S1", "f8"), ("S2", "f8"), ("S12", "f8"),   # [study] noise: zero-frequency noise [omega_c^3]
 ]
 RESULT_DTYPE = np.dtype(RESULT_COLUMNS)
+# one row per output time of a transient (observables.TransientObservables.as_dict, two baths)
+DYNAMICS_COLUMNS: list[tuple[str, str]] = [
+    ("point", "i8"), ("run", "i4"), ("t", "f8"), ("I1", "f8"), ("I2", "f8"), ("trace", "f8"), ("sx", "f8"),
+    ("sy", "f8"), ("sz", "f8"), ("E_S", "f8"), ("E_int1", "f8"), ("E_int2", "f8"), ("dE_S_dt", "f8"),
+    ("dE_int1_dt", "f8"), ("dE_int2_dt", "f8"), ("energy_balance", "f8"),
+]
+DYNAMICS_DTYPE = np.dtype(DYNAMICS_COLUMNS)
+# the counters a checkpoint carries (all runs up to it)
+CHECKPOINT_ATTRS = ("t", "time_step", "n_times", "steps", "rejected", "rhs_evaluations", "wall_s", "run")
 _STR = h5py.string_dtype()
 
 
@@ -130,13 +146,30 @@ def candidate_paths(path: str, limit: int = 1000):
 
 
 @dataclass
+class Checkpoint:
+    """A transient's stored state: y in ADO order (heom_states.state_to_array) at time t, the next
+    step, how many output times (after t = 0) its rows reach, and the counters of every run up
+    to it (CHECKPOINT_ATTRS)."""
+
+    state: np.ndarray
+    attrs: dict
+
+    def __getattr__(self, name):
+        attrs = self.__dict__.get("attrs", {})
+        if name in attrs:
+            return attrs[name]
+        raise AttributeError(name)
+
+
+@dataclass
 class StoredState:
-    """Everything a resumed run needs from an existing file."""
+    """Everything a resumed run needs from an existing file (checkpoints: read_checkpoint)."""
 
     attrs: dict
     rows: np.ndarray        # /results
     infos: list[str]        # /results_info
     summary: np.ndarray     # /summary
+    dynamics: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, DYNAMICS_DTYPE))  # /dynamics
 
     @property
     def compat(self) -> dict | None:
@@ -266,7 +299,8 @@ class ResultsFile:
             rows = f["results"][()]
             infos = [_attr(s) for s in f["results_info"][()]]
             summary = f["summary"][()]
-        return StoredState(attrs, rows, infos, summary)
+            dynamics = f["dynamics"][()] if "dynamics" in f else np.zeros(0, DYNAMICS_DTYPE)
+        return StoredState(attrs, rows, infos, summary, dynamics)
 
     def _rewrite(self, update, publish: bool = True) -> None:
         """Apply update(h5py.File) to a copy, then atomically replace the file by the copy.
@@ -303,14 +337,24 @@ class ResultsFile:
         self._rewrite(update, publish=False)
 
     def renumber(self, numbers: dict[int, int]) -> None:
-        """Give every stored solve and point the number numbers[old] (one atomic rewrite)."""
+        """Give every stored solve, point, transient row and checkpoint the number numbers[old]
+        (one atomic rewrite)."""
         def update(f):
-            for name in ("results", "summary"):
-                table = f[name]
-                if table.shape[0]:
+            for name in ("results", "summary", "dynamics"):
+                table = f.get(name)
+                if table is not None and table.shape[0]:
                     rows = table[()]
                     rows["point"] = [numbers.get(int(p), int(p)) for p in rows["point"]]
                     table[...] = rows
+            states = f.get("dynamics_state")
+            if states is not None:
+                old = [(name, int(states[name].attrs["point"])) for name in states]
+                for name, _ in old:                       # two steps: a new name may be an old one
+                    states.move(name, f"moving_{name}")
+                for name, point in old:
+                    new = numbers.get(point, point)
+                    states.move(f"moving_{name}", checkpoint_name(new))
+                    states[checkpoint_name(new)].attrs["point"] = new
 
         self._rewrite(update, publish=False)
 
@@ -328,13 +372,19 @@ class ResultsFile:
         self._rewrite(update, publish=False)
         return number[0]
 
-    def write(self, rows: list[np.ndarray], infos: list[str], summaries: list[np.ndarray]) -> None:
-        """Append solves and finished points in one atomic step. A summary whose point is already
-        in /summary replaces that row (a point continued after a limit)."""
-        if not rows and not summaries:
+    def write(self, rows: list[np.ndarray], infos: list[str], summaries: list[np.ndarray],
+              transients: list[tuple[int, np.ndarray, Checkpoint]] = ()) -> None:
+        """Append solves, transients and finished points in one atomic step. A summary whose point
+        is already in /summary replaces that row (a point continued after a limit). transients:
+        (point, its new /dynamics rows, its checkpoint at the last of them): the rows are
+        appended and the point's checkpoint replaced, together, so that a resumed run continues
+        exactly after the last stored row."""
+        if not rows and not summaries and not transients:
             return
 
         def update(f):
+            for point, table_rows, checkpoint in transients:
+                _append_transient(f, point, table_rows, checkpoint)
             if rows:
                 table, info = f["results"], f["results_info"]
                 n = table.shape[0]
@@ -359,6 +409,49 @@ class ResultsFile:
                     table[i] = as_dtype([s], table.dtype)[0]
 
         self._rewrite(update)
+
+
+def checkpoint_name(point: int) -> str:
+    return f"point_{int(point)}"
+
+
+def _append_transient(f, point: int, rows: np.ndarray, checkpoint: Checkpoint) -> None:
+    """/dynamics rows and /dynamics_state/point_N of one point (inside a rewrite)."""
+    if "dynamics" not in f:
+        table = f.create_dataset("dynamics", shape=(0,), maxshape=(None,), dtype=DYNAMICS_DTYPE, chunks=(256,))
+        table.attrs["columns"] = json.dumps(schema(DYNAMICS_DTYPE.names, "dynamics"))
+    table = f["dynamics"]
+    if len(rows):
+        n = table.shape[0]
+        table.resize((n + len(rows),))
+        table[n:] = as_dtype(rows, table.dtype)
+    if "dynamics_state" not in f:           # text attributes once: rewriting one grows the file every time
+        f.create_group("dynamics_state").attrs["description"] = (
+            "the state vector of each point at its last /dynamics row, in ADO order (4 real numbers per ADO): "
+            "what a stopped run resumes from")
+    states = f["dynamics_state"]
+    name = checkpoint_name(point)
+    state = np.asarray(checkpoint.state, dtype="f8")
+    if name in states and states[name].shape != state.shape:
+        del states[name]
+    if name not in states:
+        states.create_dataset(name, data=state)       # overwritten in place afterwards: the file does not grow
+    else:
+        states[name][...] = state
+    states[name].attrs["point"] = int(point)
+    for key in CHECKPOINT_ATTRS:
+        states[name].attrs[key] = checkpoint.attrs[key]
+
+
+def read_checkpoint(path: str, point: int) -> Checkpoint | None:
+    """The stored state of a transient point, or None."""
+    with h5py.File(path, "r") as f:
+        states = f.get("dynamics_state")
+        if states is None or checkpoint_name(point) not in states:
+            return None
+        dset = states[checkpoint_name(point)]
+        return Checkpoint(dset[()], {k: dset.attrs[k].item() if hasattr(dset.attrs[k], "item") else dset.attrs[k]
+                                     for k in CHECKPOINT_ATTRS})
 
 
 class OutputLock:
@@ -468,6 +561,18 @@ def read_results_file(path: str, max_bytes: float = MAX_READ_BYTES) -> tuple[dic
     except (OSError, KeyError, TypeError) as exc:
         raise UnreadableResults(f"{path} cannot be read as a results file: {exc}") from None
     return attrs, rows, summary
+
+
+def read_dynamics_table(path: str, max_bytes: float = MAX_READ_BYTES) -> np.ndarray:
+    """The /dynamics table of a results file (empty for studies of other kinds), with the checks of
+    read_results_file (raises UnreadableResults)."""
+    try:
+        with h5py.File(path, "r") as f:
+            if "dynamics" not in f:
+                return np.zeros(0, DYNAMICS_DTYPE)
+            return _checked_table(f, "dynamics", path, max_bytes, ("point", "t", "I1", "I2", "sz"))
+    except (OSError, KeyError, TypeError) as exc:
+        raise UnreadableResults(f"{path} cannot be read as a results file: {exc}") from None
 
 
 def read_results(path: str) -> np.ndarray:

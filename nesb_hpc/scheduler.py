@@ -9,8 +9,8 @@ one), and hides that latency by prefetch: a remote leader asks for its next poin
 starts one. Every result is flushed by rank 0 as soon as it is received.
 
 Messages (on a duplicate of the world communicator; one tag each way, so they stay ordered):
-  leader -> 0   ("request",), ("row", point, row, info), ("done", point, summary),
-                ("abandoned", point, signum), ("stopping", signum)
+  leader -> 0   ("request",), ("row", point, row, info), ("transient", point, rows, checkpoint),
+                ("done", point, summary), ("abandoned", point, signum), ("stopping", signum)
   0 -> leader   ("task", task, payload), ("stop",), ("notice", signum)
 
 Stopping (a signal on any rank): the ranks of a group agree before every point and every solve
@@ -87,6 +87,9 @@ class Sink(Protocol):
     def rows(self, items: list[tuple[int, Any, Any]]) -> None:
         """Finished solves: (point, row, info), in arrival order."""
 
+    def transient(self, items: list[tuple[int, Any, Any]]) -> None:
+        """Transients under way: (point, new rows, checkpoint), in arrival order."""
+
     def done(self, items: list[tuple[int, Any]]) -> None:
         """Finished points: (point, summary)."""
 
@@ -115,6 +118,7 @@ class Coordinator:
     abandoned: list = field(default_factory=list)
     pending_sends: list = field(default_factory=list)
     _rows: list = field(default_factory=list)
+    _transient: list = field(default_factory=list)
     _done: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -163,6 +167,8 @@ class Coordinator:
                 self.seen.add(source)
             elif kind == "row":
                 self._rows.append(msg[1:])
+            elif kind == "transient":
+                self._transient.append(msg[1:])
             elif kind == "done":
                 self.assigned[source].remove(msg[1])
                 self._done.append(msg[1:])
@@ -181,6 +187,9 @@ class Coordinator:
         if self._rows:
             items, self._rows = self._rows, []
             self.sink.rows(items)
+        if self._transient:
+            items, self._transient = self._transient, []
+            self.sink.transient(items)
         if self._done:
             items, self._done = self._done, []
             self.sink.done(items)
@@ -202,6 +211,10 @@ class Coordinator:
 
     def local_row(self, point: int, row, info) -> None:
         self._rows.append((point, row, info))
+        self.service()
+
+    def local_transient(self, point: int, rows, checkpoint) -> None:
+        self._transient.append((point, rows, checkpoint))
         self.service()
 
     def local_done(self, point: int, summary) -> None:
@@ -282,10 +295,10 @@ class GroupControl:
                 self.announced = True
             time.sleep(POLL_S)
 
-    def check_stop(self) -> None:
-        """Collective on the group. Raise Interrupted on every rank if any rank must stop."""
-        from mpi4py import MPI
-
+    def poll_stop(self) -> int:
+        """Not collective. The signal this rank knows of (its own, or rank 0's notice), or 0; rank 0
+        also serves the other groups meanwhile. A long computation calls it between its own
+        collective steps (and agrees on the answer there, as check_stop does)."""
         local = self.stop.signum
         if self.coordinator is not None:
             self.coordinator.service()
@@ -293,7 +306,13 @@ class GroupControl:
         elif self.is_leader:
             self._drain()
             local = local or self.notice
-        signum = self.group.allreduce(local, op=MPI.MAX)
+        return local
+
+    def check_stop(self) -> None:
+        """Collective on the group. Raise Interrupted on every rank if any rank must stop."""
+        from mpi4py import MPI
+
+        signum = self.group.allreduce(self.poll_stop(), op=MPI.MAX)
         if signum:
             raise Interrupted(signum)
 
@@ -303,6 +322,14 @@ class GroupControl:
             self.coordinator.local_row(self.point, row, info)
         elif self.is_leader:
             self._isend(("row", self.point, row, info))
+
+    def emit_transient(self, rows, checkpoint) -> None:
+        """A transient's new rows and state (called on every rank of the group; the leader forwards
+        them; only the leader's arguments are used)."""
+        if self.coordinator is not None:
+            self.coordinator.local_transient(self.point, rows, checkpoint)
+        elif self.is_leader:
+            self._isend(("transient", self.point, rows, checkpoint))
 
     def done(self, summary) -> None:
         if self.coordinator is not None:

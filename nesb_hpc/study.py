@@ -1,10 +1,8 @@
 """Studies: the points of a [study], what each point computes, and its one-line summary.
 
-Pure: no MPI, no PETSc, no files. A study is a list of tasks (one per parameter point); a task is
-run by ``Study.run_task(task, evaluate, ctx)``, where ``evaluate(request) -> row`` solves one HEOM
-steady state (a results row, io.RESULT_DTYPE) and ``ctx`` answers questions about cost. The driver
-provides both (on whatever communicator); the same task code runs on every rank of a group and
-takes the same decisions there, because every rank sees the same rows.
+Pure: no MPI, no PETSc, no files. A study is a list of tasks (one per parameter point); how a
+task runs, its request and summary rows and the base class are in study_base.py; here are the
+kinds and ``build_study``.
 
 Kinds (config.STUDY_KINDS):
   point           [model] as given: one evaluation
@@ -14,6 +12,8 @@ Kinds (config.STUDY_KINDS):
   rectification   per point, I(T1, T2) and I(T2, T1); R = |I(T1, T2)| / |I(T2, T1)|
   convergence     per point, a ladder of (depth, n_bose) rungs until the relative change of the
                   current falls below tolerance, or a memory/time limit is reached
+  dynamics        per point, the transient from [dynamics]'s initial state beside its steady state
+                  (study_dynamics.py)
 
 The heat current is I = I1, the energy per unit time leaving bath 1 (docs/model.md s4).
 """
@@ -21,237 +21,19 @@ The heat current is I = I1, the energy per unit time leaving bath 1 (docs/model.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import itertools
-import json
 import math
 from dataclasses import dataclass
-from typing import Callable, Protocol
 
 import numpy as np
 
 from .bath import N_BOSE_AUTO
+from .config import SWEEP_KEYS, InputError, RunConfig
 from .maximize import EvaluationFailed, maximize_bounded
-from .config import STUDY_LAYOUT_KEYS, STUDY_PARAMS, SWEEP_KEYS, InputError, ModelConfig, RunConfig
-
-MODEL_COLUMNS = ("delta", "theta", "alpha1", "alpha2", "T1", "T2", "theta1", "phi1", "phi2")
-# Statuses of a point (summary "status"): a point is good if "ok" or "converged"; a point stopped
-# by a limit is continued when the study is re-run.
-GOOD_STATUSES = ("ok", "converged")
-# a solve (and its point) whose decomposed C(t) misses [bath] tolerance: computed, but not good
-INACCURATE = "inaccurate"
-RETRY_STATUSES = ("memory_limit", "time_limit")
-# points that went wrong: run again on a re-run only when asked (--retry-failed)
-FAILED_STATUSES = ("failed", "error")
-
-SUMMARY_BASE = [
-    ("point", "i8"), ("key", "S16"), ("status", "S16"), ("reason", "S64"), ("n_solves", "i4"),
-    ("time_s", "f8"), *[(name, "f8") for name in MODEL_COLUMNS],
-]
-
-
-class PointError(Exception):
-    """A solve could not be made (its preparation raised): the point ends with status "error"."""
-
-
-class LimitReached(Exception):
-    """A solve does not fit a limit (status "memory_limit"): the point ends, to be continued."""
-
-    def __init__(self, status: str, reason: str):
-        super().__init__(reason)
-        self.status, self.reason = status, reason
-
-
-@dataclass(frozen=True)
-class Request:
-    """One HEOM steady state to compute: a model at a hierarchy depth and Bose-expansion size."""
-
-    model: ModelConfig
-    depth: int
-    n_bose: int | str          # "auto": chosen per bath (bath.resolved_n_bose)
-    role: str = "point"
-
-    @property
-    def n_bose_column(self) -> int:
-        """n_bose as stored in a results row (bath.N_BOSE_AUTO for "auto")."""
-        return N_BOSE_AUTO if self.n_bose == "auto" else int(self.n_bose)
-
-    def key(self) -> tuple:
-        """What identifies a solve: depth, n_bose and the model (values to 12 significant digits,
-        so that the same grid point computed from a denser range is recognised)."""
-        return (int(self.depth), self.n_bose_column, *(same_value(getattr(self.model, n)) for n in MODEL_COLUMNS))
-
-
-def same_value(x: float) -> float:
-    """x rounded to 12 significant digits: parameters that differ below this are the same point."""
-    return float(f"{float(x):.12g}")
-
-
-def row_key(row) -> tuple:
-    """Request.key() of a stored results row."""
-    return (int(row["depth"]), int(row["n_bose"]), *(same_value(row[n]) for n in MODEL_COLUMNS))
-
-
-@dataclass(frozen=True)
-class Task:
-    """One point of a study: its number, its model, its swept values and its identity key."""
-
-    index: int
-    model: ModelConfig
-    label: tuple[tuple[str, float], ...]  # the swept (key, value) pairs of this point
-    key: str                               # 16 hex digits: what the point computes
-
-
-class TaskContext(Protocol):
-    """What a task may ask the driver about cost (convergence ladders use it)."""
-
-    def cached(self, request: Request) -> bool:
-        """Whether the request's result is already stored (costs nothing)."""
-
-    def memory_per_rank(self, request: Request) -> float:
-        """Estimated bytes per rank of solving the request on this task's group."""
-
-    def memory_limit(self) -> float:
-        """Bytes one rank may use."""
-
-    def nonzeros(self, request: Request) -> int:
-        """Stored nonzeros of the request's matrix (a cost measure)."""
-
-
-# ----------------------------------------------------------------------------- points
-
-
-def _sweep_changes(cfg: RunConfig) -> list[dict[str, float]]:
-    swept = cfg.study.swept()
-    if not swept:
-        return [{}]
-    names = list(swept)
-    if cfg.study.get("combine") == "zip":
-        combos = zip(*swept.values())
-    else:
-        combos = itertools.product(*swept.values())
-    return [dict(zip(names, values)) for values in combos]
-
-
-def _task_key(kind: str, model: ModelConfig, spec: dict) -> str:
-    """16 hex digits of what the point computes (provenance; stored points are matched to the
-    input by their values, Study.identity)."""
-    text = json.dumps({"kind": kind, "model": model.to_dict(), "spec": spec}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def study_spec(cfg: RunConfig) -> dict:
-    """The [study] keys that define what a point computes (all but the layout keys and the swept
-    values, which enter through the point's model), defaults filled in."""
-    keys = [k for k in STUDY_PARAMS[cfg.study.kind] if k not in SWEEP_KEYS and k not in STUDY_LAYOUT_KEYS
-            and k != "combine"]
-    return {k: _jsonable(cfg.study.get(k)) for k in sorted(keys)}
-
-
-def _jsonable(value):
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-# ----------------------------------------------------------------------------- studies
-
-
-def _summary_row(dtype: np.dtype, task: Task) -> np.ndarray:
-    row = np.zeros((), dtype=dtype)
-    for name in dtype.names:
-        if dtype.fields[name][0].kind == "f":
-            row[name] = np.nan
-    row["point"] = task.index
-    row["key"] = task.key
-    for name in MODEL_COLUMNS:
-        row[name] = getattr(task.model, name)
-    return row
-
-
-def _finish(row: np.ndarray, rows: list, status: str, reason: str) -> np.ndarray:
-    """Close a point's summary. A point whose result rests on an inaccurate solve (its C(t)
-    misses [bath] tolerance) is "inaccurate", not good, whatever else it reached."""
-    inaccurate = [r for r in rows if _status(r) == INACCURATE]
-    if status in GOOD_STATUSES and inaccurate:
-        status, reason = INACCURATE, reason or _failure(inaccurate[0])
-    row["status"] = status
-    row["reason"] = reason[:64]
-    row["n_solves"] = len(rows)
-    row["time_s"] = float(sum(r["time_s"] for r in rows if np.isfinite(r["time_s"])))
-    return row[()]  # a numpy.void: fields read as scalars (bytes for strings)
-
-
-NOISE_COLUMNS = [("S1", "f8"), ("S2", "f8"), ("S12", "f8")]   # [study] noise: zero-frequency noise
-
-
-def _copy_noise(out, row) -> None:
-    """The noise columns of a solve into a summary (NaN where not computed, or a row of an older file)."""
-    for name, _ in NOISE_COLUMNS:
-        if name in (row.dtype.names or ()):
-            out[name] = row[name]
-
-
-def _failure(row) -> str:
-    return f"{row['reason'].decode() if isinstance(row['reason'], bytes) else row['reason']}"
-
-
-def _status(row) -> str:
-    status = row["status"]
-    return status.decode() if isinstance(status, bytes) else str(status)
-
-
-def _ok(row) -> bool:
-    """A solve whose current can be used: "ok", or "inaccurate" (the point is then marked so)."""
-    return _status(row) in ("ok", INACCURATE)
-
-
-@dataclass
-class Study:
-    """The tasks of a study and how each is run (base: "point" and "sweep", one solve each)."""
-
-    cfg: RunConfig
-    tasks: list[Task]
-    kind: str = "sweep"
-    EXTRA_COLUMNS = [("I1", "f8"), ("I2", "f8"), ("residual", "f8"), ("I_redfield", "f8"),
-                     ("I_ptre", "f8"), *NOISE_COLUMNS]
-
-    @property
-    def summary_dtype(self) -> np.dtype:
-        return np.dtype(SUMMARY_BASE + self.EXTRA_COLUMNS)
-
-    def request(self, model: ModelConfig, role: str, depth: int | None = None,
-                n_bose: int | None = None) -> Request:
-        return Request(model, self.cfg.hierarchy.depth if depth is None else depth,
-                       self.cfg.bath.n_bose if n_bose is None else n_bose, role)
-
-    # the [model] values that identify a point (stored points are matched to the input by them)
-    IDENTITY_COLUMNS = MODEL_COLUMNS
-
-    def identity(self, model: ModelConfig) -> tuple:
-        """A point's identity: its IDENTITY_COLUMNS values (to 12 significant digits)."""
-        return tuple(same_value(getattr(model, n)) for n in self.IDENTITY_COLUMNS)
-
-    def largest_requests(self, task: Task) -> list[Request]:
-        """The most expensive solves of a task (for sizing)."""
-        return [self.request(task.model, "point")]
-
-    def run_task(self, task: Task, evaluate: Callable[[Request], np.ndarray], ctx: TaskContext) -> np.ndarray:
-        row = evaluate(self.request(task.model, "point"))
-        out = _summary_row(self.summary_dtype, task)
-        for name in ("I1", "I2", "residual", "I_redfield", "I_ptre"):
-            out[name] = row[name]
-        _copy_noise(out, row)
-        ok = _ok(row)
-        return _finish(out, [row], "ok" if ok else "failed", "" if ok else _failure(row))
-
-    def describe(self, s) -> str:
-        return f"I = {s['I1']:.6e}  residual {s['residual']:.1e}"
-
-    def summary_of_stop(self, task: Task, rows: list, status: str, reason: str) -> np.ndarray:
-        """The summary of a point that ended early (an error or a limit) after the given solves."""
-        return _finish(_summary_row(self.summary_dtype, task), rows, status, reason)
-
+from .study_dynamics import Dynamics
+from .study_base import (FAILED_STATUSES, GOOD_STATUSES, INACCURATE, MODEL_COLUMNS, NOISE_COLUMNS,  # noqa: F401
+                         RETRY_STATUSES, SUMMARY_BASE, LimitReached, PointError, Request, Study, Task, TaskContext,
+                         copy_noise, finish, row_key, row_reason, same_value, study_spec, summary_row, sweep_changes,
+                         task_key, usable)
 
 class OptimizeTheta(Study):
     EXTRA_COLUMNS = [("theta_opt", "f8"), ("I_opt", "f8"), ("xtol", "f8"), ("at_bound", "S8"),
@@ -280,22 +62,22 @@ class OptimizeTheta(Study):
             role = "scan" if len(rows) < n_grid else "refine"
             row = evaluate(self.request(dataclasses.replace(task.model, theta=theta), role))
             rows.append(row)
-            if not _ok(row):
-                raise EvaluationFailed(f"theta={theta:.4g}: {_failure(row)}")
+            if not usable(row):
+                raise EvaluationFailed(f"theta={theta:.4g}: {row_reason(row)}")
             return sign * float(row["I1"])
 
-        out = _summary_row(self.summary_dtype, task)
+        out = summary_row(self.summary_dtype, task)
         out["theta"] = np.nan  # not a parameter of the point: theta is optimised
         out["xtol"] = xtol
         try:
             best = maximize_bounded(current, lo, hi, xtol, n_grid)
         except EvaluationFailed as exc:
-            return _finish(out, rows, "failed", str(exc))
+            return finish(out, rows, "failed", str(exc))
         out["theta_opt"], out["I_opt"] = best.x, sign * best.f
         out["at_bound"] = best.at_bound
         out["n_evals"] = len(best.evaluations)
         status, reason = self._check(task, best.x, out, rows, evaluate)
-        return _finish(out, rows, status, reason)
+        return finish(out, rows, status, reason)
 
     def _check(self, task, theta_opt: float, out, rows: list, evaluate) -> tuple[str, str]:
         """[study] check_depth / n_bose_check: I_opt again at theta_opt, deeper and with more Bose
@@ -311,8 +93,8 @@ class OptimizeTheta(Study):
                 continue
             row = evaluate(request)
             rows.append(row)
-            if not _ok(row):
-                return "failed", f"{column.split('_')[0]} check: {_failure(row)}"
+            if not usable(row):
+                return "failed", f"{column.split('_')[0]} check: {row_reason(row)}"
             out[column] = abs(float(row["I1"]) - I_opt) / abs(I_opt) if I_opt else math.inf
             if out[column] >= self.cfg.study.get("tolerance"):
                 problems.append(f"{column.replace('_', ' ')} {out[column]:.1e}")
@@ -341,7 +123,7 @@ class LadderOutcome:
 
     @property
     def last_good(self):
-        good = [r for r in self.rows if _ok(r)]
+        good = [r for r in self.rows if usable(r)]
         return good[-1] if good else None
 
     @property
@@ -384,8 +166,8 @@ def run_ladder(study: Study, model: ModelConfig, role: str, evaluate, ctx) -> La
                     break
         row = evaluate(req)
         rows.append(row)
-        if not _ok(row):
-            out.status, out.reason = "failed", f"depth {depth}: {_failure(row)}"
+        if not usable(row):
+            out.status, out.reason = "failed", f"depth {depth}: {row_reason(row)}"
             break
         if len(rows) >= 2:
             changes.append(abs(float(row["I1"]) - float(rows[-2]["I1"])))
@@ -408,8 +190,8 @@ def _check_decomposition(study, model, out: LadderOutcome, n_check: int, tol: fl
         return
     row = evaluate(study.request(model, "nbose_check", int(ref["depth"]), n_check))
     out.check.append(row)
-    if not _ok(row):
-        out.status, out.reason = "failed", f"n_bose check: {_failure(row)}"
+    if not usable(row):
+        out.status, out.reason = "failed", f"n_bose check: {row_reason(row)}"
         return
     I_ref, I_last = float(ref["I1"]), float(out.rows[-1]["I1"])
     out.decomposition_error = abs(float(row["I1"]) - I_ref) / abs(I_ref) if I_ref != 0 else (
@@ -456,13 +238,13 @@ class Rectification(Study):
     def run_task(self, task, evaluate, ctx):
         m = task.model
         models = {"forward": m, "reverse": dataclasses.replace(m, T1=m.T2, T2=m.T1)}
-        out = _summary_row(self.summary_dtype, task)
+        out = summary_row(self.summary_dtype, task)
         if self._laddered():
             ladders = {role: run_ladder(self, model, role, evaluate, ctx) for role, model in models.items()}
             rows = ladders["forward"].all_rows + ladders["reverse"].all_rows
             worst = max(ladders.values(), key=lambda o: _LADDER_SEVERITY.index(o.status))
             if any(o.last_good is None for o in ladders.values()):
-                return _finish(out, rows, "failed", worst.reason)
+                return finish(out, rows, "failed", worst.reason)
             forward, reverse = ladders["forward"].last_good, ladders["reverse"].last_good
             out["rel_error"] = ladders["forward"].rel_error + ladders["reverse"].rel_error
             status, reason = worst.status, (f"{'forward' if worst is ladders['forward'] else 'reverse'}: "
@@ -471,9 +253,9 @@ class Rectification(Study):
             forward = evaluate(self.request(models["forward"], "forward"))
             reverse = evaluate(self.request(models["reverse"], "reverse"))
             rows = [forward, reverse]
-            bad = [r for r in rows if not _ok(r)]
+            bad = [r for r in rows if not usable(r)]
             if bad:
-                return _finish(out, rows, "failed", _failure(bad[0]))
+                return finish(out, rows, "failed", row_reason(bad[0]))
             status, reason = "ok", ""
         out["I_forward"], out["I_reverse"] = forward["I1"], reverse["I1"]
         out["depth_forward"], out["depth_reverse"] = forward["depth"], reverse["depth"]
@@ -481,7 +263,7 @@ class Rectification(Study):
         for col, theory in (("ratio_redfield", "I_redfield"), ("ratio_ptre", "I_ptre")):
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[col] = abs(forward[theory]) / abs(reverse[theory])
-        return _finish(out, rows, status, reason)
+        return finish(out, rows, status, reason)
 
     def describe(self, s):
         error = f" +- {s['rel_error']:.1e} (relative)" if np.isfinite(s["rel_error"]) else ""
@@ -499,7 +281,7 @@ class Convergence(Study):
         return [self.request(task.model, "rung", *self.ladder()[-1])]
 
     def run_task(self, task, evaluate, ctx):
-        out = _summary_row(self.summary_dtype, task)
+        out = summary_row(self.summary_dtype, task)
         ladder = run_ladder(self, task.model, "rung", evaluate, ctx)
         out["error"], out["rel_error"] = ladder.error, ladder.rel_error
         out["decomposition_error"] = ladder.decomposition_error
@@ -507,9 +289,9 @@ class Convergence(Study):
         if last is not None:
             out["I"] = last["I1"]
             out["depth"], out["n_bose"] = last["depth"], last["n_bose"]
-            _copy_noise(out, last)
+            copy_noise(out, last)
         out["n_rungs"] = len(ladder.rows)
-        return _finish(out, ladder.all_rows, ladder.status, ladder.reason)
+        return finish(out, ladder.all_rows, ladder.status, ladder.reason)
 
     def describe(self, s):
         n_bose = "auto" if s["n_bose"] == N_BOSE_AUTO else s["n_bose"]
@@ -519,7 +301,7 @@ class Convergence(Study):
 
 STUDIES: dict[str, type[Study]] = {
     "point": Study, "sweep": Study, "optimize_theta": OptimizeTheta,
-    "rectification": Rectification, "convergence": Convergence,
+    "rectification": Rectification, "convergence": Convergence, "dynamics": Dynamics,
 }
 
 
@@ -529,7 +311,7 @@ def build_study(cfg: RunConfig) -> Study:
     kind = cfg.study.kind
     spec = study_spec(cfg)
     tasks = []
-    for index, changes in enumerate(_sweep_changes(cfg)):
+    for index, changes in enumerate(sweep_changes(cfg)):
         model = cfg.replace_model(**changes).model if changes else cfg.model
         if kind in ("optimize_theta", "rectification") and model.T1 == model.T2:
             allowed = "T1 != T2 at every point (no heat current flows at T1 = T2)"
@@ -542,8 +324,10 @@ def build_study(cfg: RunConfig) -> Study:
             raise InputError('input error: [study] noise = true needs the steady-state matrix\'s linear solve, '
                              f'which [solver] method = "slepc" does not make: allowed is {allowed}',
                              key="study.noise", value=True, allowed=allowed)
+        STUDIES[kind].check_model(cfg, model, f"{index} ({', '.join(f'{k} = {v:g}' for k, v in changes.items())})"
+                                  if changes else f"{index}")
         label = tuple(changes.items())
-        tasks.append(Task(index, model, label, _task_key(kind, model, spec)))
+        tasks.append(Task(index, model, label, task_key(kind, model, spec)))
     return STUDIES[kind](cfg, tasks, kind)
 
 

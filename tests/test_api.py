@@ -49,5 +49,23 @@ def test_run_and_read_results(tmp_path):
     again = nesb_hpc.run(study)          # resumes: nothing recomputed
     assert again.code == 0 and len(nesb_hpc.read_results(path)["point"]) == 2
     assert len(summary["I1"]) == 2
-    with pytest.raises(ValueError, match='"results" and "summary"'):
+    with pytest.raises(ValueError, match='"results", "summary" and "dynamics"'):
         nesb_hpc.read_results(path, "nope")
+
+
+@pytest.mark.mpi
+def test_run_a_transient_and_read_its_table(tmp_path):
+    """api.run takes any study kind; read_results(path, "dynamics") gives the transients sorted
+    by point and time (t = 0 and every output time of each point)."""
+    from mpi4py import MPI
+
+    path = MPI.COMM_WORLD.bcast(str(tmp_path / "api-dyn.h5"), root=0)     # rank 0's file, read on every rank
+    study = {"model": {"alpha": 0.5, "theta": "pi/4"}, "hierarchy": {"depth": 2},
+             "study": {"kind": "dynamics", "alpha": [0.5, 1.0]}, "dynamics": {"t_end": 4.0, "n_out": 4},
+             "output": {"path": path}}
+    out = nesb_hpc.run(study)
+    assert out.code == 0
+    table = nesb_hpc.read_results(path, "dynamics")
+    columns = table if isinstance(table, dict) else {k: table[k].to_numpy() for k in table.columns}
+    assert list(columns["point"]) == [0] * 5 + [1] * 5 and list(columns["t"][:5]) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert set(out.results("summary")["status"]) == {"ok"}

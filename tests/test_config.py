@@ -90,6 +90,9 @@ def test_configs_are_frozen_and_typed():
                   "solver": {"petsc_options": {"ksp": {"type": "gmres", "rtol": 1e-9}, "-ksp_gmres_modifiedgramschmidt": ""}},
                   "output": {"path": "a/b.hdf5", "overwrite": True}}),
     parse_config({"bath": {"spectral_density": "underdamped", "omega0": 2, "gamma": 3.5}}),
+    parse_config({"study": {"kind": "dynamics", "alpha": [0.1, 0.2]},
+                  "dynamics": {"quench_from": {"alpha2": 0.05, "theta": "pi/8"}, "t_end": 20, "spacing": "log",
+                               "t_first": 0.1, "petsc_options": {"ts": {"type": "bdf", "bdf_order": 4}}}}),
 ])
 def test_to_dict_round_trips(cfg):
     data = cfg.to_dict()
@@ -97,7 +100,8 @@ def test_to_dict_round_trips(cfg):
     # ... also through TOML text: to_dict() is TOML-serialisable and complete.
     text = tomli_w.dumps(data)
     assert parse_config(tomllib.loads(text)) == cfg
-    assert set(data) == set(config.TABLES)
+    # [dynamics] only with kind = "dynamics" (it is refused with any other kind)
+    assert set(data) == set(config.TABLES) - ({"dynamics"} if cfg.study.kind != "dynamics" else set())
     assert "alpha" not in data["model"] and {"alpha1", "alpha2"} <= set(data["model"])
 
 
@@ -260,7 +264,7 @@ ERRORS = {
                                         "bath1": {**EXPONENTS, "ck": [1]}, "bath2": EXPONENTS}},
                               '[bath.bath1] unknown key "ck"', "ck_real, vk_real, ck_imag, vk_imag"),
     "unknown table": ({"modle": {}}, 'unknown top-level key "modle"',
-                      "model, bath, hierarchy, solver, study, output", 'did you mean "model"'),
+                      "model, bath, hierarchy, solver, study, dynamics, output", 'did you mean "model"'),
     "key outside its table": ({"delta": 0.1}, 'unknown top-level key "delta"', "[model]"),
     "table is not a table": ({"model": 3}, "model = 3", "must be a table"),
     "depth not integer": ({"hierarchy": {"depth": 2.5}},

@@ -31,12 +31,13 @@ def _raises(table, *fragments):
 
 
 def test_kinds_are_registered_with_their_keys():
-    assert config.STUDY_KINDS == ("point", "sweep", "optimize_theta", "rectification", "convergence")
+    assert config.STUDY_KINDS == ("point", "sweep", "optimize_theta", "rectification", "convergence", "dynamics")
     assert set(config.STUDY_PARAMS) == set(config.STUDY_KINDS)
     assert set(config.STUDY_PARAMS["point"]) == {"analytic", "if_incompatible", "memory_per_rank", "noise"}
     assert "theta" not in config.STUDY_PARAMS["optimize_theta"]
-    for kind in ("sweep", "optimize_theta", "rectification", "convergence"):
+    for kind in ("sweep", "optimize_theta", "rectification", "convergence", "dynamics"):
         assert {"alpha", "delta", "T1", "combine", "ranks_per_point", "analytic"} <= set(config.STUDY_PARAMS[kind])
+    assert "noise" not in config.STUDY_PARAMS["dynamics"] and "depths" not in config.STUDY_PARAMS["dynamics"]
     assert {"depths", "n_bose", "tolerance", "converged_changes", "time_limit"} <= set(config.STUDY_PARAMS["convergence"])
     assert {"xtol", "n_grid", "theta_bounds"} <= set(config.STUDY_PARAMS["optimize_theta"])
 

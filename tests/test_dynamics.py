@@ -498,3 +498,75 @@ def test_a_failing_callback_raises_on_every_rank():
             run(op, dyn.output_times(5.0, 5), callback=callback)
     finally:
         op.destroy()
+
+
+@pytest.mark.mpi
+def test_checkpoints_on_request_leave_the_run_unchanged():
+    """A callback returning CHECKPOINT has on_checkpoint(t, y, dt, counts) called on every rank at the end
+    of that step (every output up to t reported) and the run goes on: the outputs are identical
+    to a run without checkpoints (bit for bit: nothing in the integration changes), and a restart
+    from a stored checkpoint continues to the same table to the integrator's tolerance (rtol 1e-10,
+    bound 1e-7 as test_checkpoint_and_restart)."""
+    times = dyn.output_times(20.0, 20)
+    settings = dyn.DynamicsSettings(rtol=1e-10, atol=1e-14)
+    saved = []
+    op = operator(COMM, 1.0, 3)
+    try:
+        plain = run(op, times, settings=settings)
+        plain.state.destroy()
+
+        def on_checkpoint(t, y, dt, counts):
+            assert counts["steps"] > 0 and counts["rhs_evaluations"] > counts["steps"]
+            saved.append((t, dt, len(outputs), dyn.state_to_array(op, y)))
+
+        outputs = []
+
+        def callback(obs):
+            outputs.append(obs.t)
+            return dyn.CHECKPOINT if len(outputs) % 7 == 0 else None
+
+        stored = run(op, times, settings=settings, callback=callback, on_checkpoint=on_checkpoint)
+        stored.state.destroy()
+        t_c, dt_c, n_c, array = saved[0]
+        y = dyn.state_from_array(op, array)
+        later = dyn.evolve(op, y, t_c, times[n_c:], settings, dt0=dt_c)
+        y.destroy()
+        later.state.destroy()
+    finally:
+        op.destroy()
+    assert [n for _, _, n, _ in saved] == [7, 14] and all(t >= times[n - 1] for t, _, n, _ in saved)
+    assert all(t < times[n] for t, _, n, _ in saved)
+    a, b = table(plain, "currents"), table(stored, "currents")
+    assert np.array_equal(a, b)
+    c = np.concatenate([a[:7], table(later, "currents")])
+    assert np.max(np.abs(c - a)) <= 1e-7 * np.max(np.abs(a))
+
+
+@pytest.mark.mpi
+def test_a_failing_checkpoint_raises_the_same_message_on_every_rank():
+    op = operator(COMM, 0.5, 2)
+
+    def on_checkpoint(t, y, dt, counts):
+        if COMM.rank == COMM.size - 1:
+            raise OSError("disk full")
+
+    try:
+        with pytest.raises(dyn.CallbackFailed, match="OSError: disk full"):
+            run(op, dyn.output_times(5.0, 5), callback=lambda o: dyn.CHECKPOINT, on_checkpoint=on_checkpoint)
+    finally:
+        op.destroy()
+
+
+def test_probe_names_options_petsc_never_reads():
+    """The input's TS options set up on a tiny system as evolve() does: a typo, and a KSP option
+    with an explicit type (no stage solve ever sets block Jacobi up), are never read; BDF's order and an implicit type's
+    sub-preconditioner options are; a value PETSc refuses raises with its message."""
+    from nesb_hpc.solver_options import OptionsRejected
+
+    probe = dyn.probe_options
+    assert probe(dyn.DynamicsSettings(petsc_options=(("ts_rk_type", "3bs"), ("ts_rtl", "1e-6")))) == ["ts_rtl"]
+    assert probe(dyn.DynamicsSettings(petsc_options=(("sub_pc_factor_levels", "2"),))) == ["sub_pc_factor_levels"]
+    implicit = (("ts_type", "bdf"), ("ts_bdf_order", "4"), ("sub_pc_factor_levels", "2"), ("ksp_rtol", "1e-10"))
+    assert probe(dyn.DynamicsSettings(petsc_options=implicit)) == []
+    with pytest.raises(OptionsRejected, match="nonexistent"):
+        probe(dyn.DynamicsSettings(petsc_options=(("ts_type", "nonexistent"),)))

@@ -4,9 +4,11 @@ resumed run still has to do. Every committed results file must still resume with
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nesb_hpc.config import parse_config
@@ -48,3 +50,59 @@ def test_every_committed_results_file_resumes_with_nothing_recomputed(path, tmp_
         assert plan["skipped"] == len(state.summary) - len(limited)
     finally:
         lock.release()
+
+
+def _dynamics_cfg(path, **dynamics):
+    return parse_config({"model": {"alpha": 0.5, "theta": "pi/4"}, "hierarchy": {"depth": 2},
+                         "study": {"kind": "dynamics", "alpha": [0.5, 1.0]},
+                         "dynamics": {"t_end": 10.0, **dynamics}, "output": {"path": str(path)}})
+
+
+def test_a_transient_resumes_from_its_stored_state_and_only_its_own_input(tmp_path):
+    """An unfinished transient is handed its stored rows and state; a finished one is skipped.
+    What the transient is ([dynamics], and the mode form of its stored states) must agree, how
+    often it is written need not; the steady state a product quench starts from (role initial)
+    is at another model and does not identify its point."""
+    from nesb_hpc.results_file import Checkpoint, DYNAMICS_DTYPE, ResultsFile, empty_row
+
+    path = tmp_path / "d.h5"
+    cfg = _dynamics_cfg(path)
+    study = build_study(cfg)
+    results, state, lock = open_output(cfg, study, "", {})
+    try:
+        assert state is None
+        for point, alpha in enumerate((0.5, 1.0)):
+            row = empty_row()
+            row["point"], row["role"], row["status"] = point, "steady_state", "ok"
+            for name in ("delta", "theta", "T1", "T2", "theta1", "phi1", "phi2"):
+                row[name] = getattr(cfg.model, name)
+            row["alpha1"] = row["alpha2"] = alpha
+            other = row.copy()
+            other["role"], other["alpha1"] = "initial", 7.0              # not the point's model
+            rows = np.zeros(3, DYNAMICS_DTYPE)
+            rows["point"], rows["t"] = point, [0.0, 0.05, 0.1]
+            checkpoint = Checkpoint(np.arange(8.0), {"t": 0.1, "time_step": 0.01, "n_times": 2, "steps": 5,
+                                                     "rejected": 0, "rhs_evaluations": 40, "wall_s": 0.1, "run": 1})
+            results.write([other[()], row[()]], ["{}", "{}"], [], [(point, rows, checkpoint)])   # initial first
+        summary = np.zeros((), study.summary_dtype)
+        summary["point"], summary["status"] = 1, "ok"
+        for name in ("delta", "theta", "alpha1", "alpha2", "T1", "T2", "theta1", "phi1", "phi2"):
+            summary[name] = getattr(study.tasks[1].model, name)
+        results.write([], [], [summary[()]])
+    finally:
+        lock.release()
+    for same in (cfg, _dynamics_cfg(path, checkpoint_interval=5.0)):
+        results, state, lock = open_output(same, build_study(same), "", {})
+        try:
+            plan = plan_resumption(build_study(same), state, path=results.path)
+        finally:
+            lock.release()
+        assert plan["todo"] == [0] and list(plan["transients"]) == [0]
+        stored_rows, checkpoint = plan["transients"][0]
+        assert list(stored_rows["t"]) == [0.0, 0.05, 0.1] and checkpoint.n_times == 2
+        assert np.array_equal(checkpoint.state, np.arange(8.0))
+    for other, fragment in ((_dynamics_cfg(path, t_end=20.0), "[dynamics] t_end is 10.0 in the file, 20.0"),
+                            (parse_config({**json.loads(json.dumps(cfg.to_dict())), "hierarchy": {"depth": 2, "modes": "separate"}}),
+                             "state_modes")):
+        with pytest.raises(Exception, match=re.escape(fragment)):
+            open_output(other, build_study(other), "", {})

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 # imported by the package only inside try/except ImportError, with a fallback (README, "On a cluster")
 OPTIONAL = {"pandas"}
-# what a test uses only after pytest.importorskip (or a skip when absent): references, not requirements
-TEST_OPTIONAL = {"qutip", "mpmath"}
+# imported by tests only where they skip without it (pytest.importorskip, or a comparison that skips)
+OPTIONAL_IN_TESTS = {"qutip", "mpmath"}
 # import name -> distribution name, where they differ
 DISTRIBUTION = {"tomli_w": "tomli-w"}
 
@@ -77,9 +77,11 @@ def test_package_imports_are_dependencies():
 
 
 def test_test_imports_are_dependencies_or_the_test_extra():
-    local = ({p.stem for p in (REPO / "tests").rglob("*.py")} | {p.name for p in (REPO / "tests").iterdir() if p.is_dir()}
-             | {p.stem for p in (REPO / "bench").glob("*.py")} | {"nesb_hpc"})   # tests put bench/ on sys.path
-    imports = _third_party_imports(sorted((REPO / "tests").rglob("*.py")), local) - TEST_OPTIONAL
+    # the tests' own modules and folders (tests/physics/...) and bench/'s scripts, which some tests
+    # put on sys.path, are local too
+    local = {p.stem for p in (REPO / "tests").rglob("*.py")} | {p.name for p in (REPO / "tests").iterdir() if p.is_dir()}
+    local |= {p.stem for p in (REPO / "bench").glob("*.py")} | {"nesb_hpc"}
+    imports = _third_party_imports(sorted((REPO / "tests").rglob("*.py")), local) - OPTIONAL_IN_TESTS
     declared = {_name(r) for r in PROJECT["dependencies"] + PROJECT["optional-dependencies"]["test"]}
     assert _distributions(imports) <= declared, sorted(_distributions(imports) - declared)
     assert {"pytest", "tomli-w"} <= {_name(r) for r in PROJECT["optional-dependencies"]["test"]}

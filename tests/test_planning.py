@@ -77,6 +77,16 @@ def test_dry_run_report_sizes_every_distinct_solve():
     assert "depth 4, n_bose auto" in text and "ADOs" in text
 
 
+def test_dry_run_describes_the_transients():
+    cfg = _cfg({"kind": "dynamics", "alpha": [0.1, 1.0]},
+               dynamics={"t_end": 50.0, "n_out": 100, "spacing": "log", "quench_from": {"alpha2": 0.05}})
+    text = dry_run_report(cfg, 2)
+    assert "study dynamics: 2 points" in text and "ADOs" in text
+    assert ("transient per point: from the steady state at alpha2 = 0.05 (correlated quench); t = 0 to 50 "
+            "[1/omega_c], 100 log output times from t = 0.05 (+ t = 0), TS rk/5dp") in " ".join(text.split())
+    assert "stored per point: 101 rows of /dynamics" in text and "every 30 s of wall clock" in text
+
+
 def test_dry_run_never_imports_petsc():
     """--dry-run plans for a machine it is not on: it must run where PETSc is absent or broken."""
     code = ("import sys, runpy; sys.argv = ['nesb_hpc', 'input/fig1a.toml', '--dry-run', '--ranks', '64'];"

@@ -122,3 +122,56 @@ def test_plot_command_line_options(tmp_path):
     for bad in (["plot", "r.h5", "--size", "big"], ["plot", "r.h5", "--ratio", "up"], ["plot", "r.h5", "--nope"]):
         with pytest.raises(UsageError):
             parse_command_line(bad)
+
+
+def _dynamics_file(path, finished=True):
+    """A dynamics study's file as the driver writes it: two points' steady states (role
+    steady_state), their /dynamics rows and states, and (finished) their summaries."""
+    from nesb_hpc.results_file import DYNAMICS_DTYPE, Checkpoint
+
+    attrs = {"input_normalised": json.dumps({"study": {"kind": "dynamics", "alpha": [0.5, 1.0]},
+                                             "model": {"delta": 0.1, "theta": 0.7853981633974483, "T1": 1.0,
+                                                       "T2": 0.5, "alpha1": 0.5, "alpha2": 0.5},
+                                             "hierarchy": {"depth": 3, "modes": "merged"},
+                                             "dynamics": {"rho0": "down", "spacing": "log"}}),
+             "study_kind": "dynamics", "n_points": 2}
+    summary = np.dtype([("point", "i8"), ("key", "S16"), ("status", "S16"), ("reason", "S64"), ("I1_ss", "f8")])
+    f = ResultsFile.create(str(path), attrs, summary)
+    t = np.concatenate([[0.0], np.geomspace(0.1, 100.0, 40)])
+    for point, alpha in enumerate((0.5, 1.0)):
+        row = empty_row()
+        row["point"], row["role"], row["alpha1"], row["alpha2"], row["status"] = point, "steady_state", alpha, alpha, "ok"
+        row["I1"], row["I2"], row["x3"] = 0.01 * alpha, -0.01 * alpha, -0.1
+        table = np.zeros(t.size, DYNAMICS_DTYPE)
+        table["point"], table["t"] = point, t
+        table["I1"] = 0.01 * alpha * (1 - np.exp(-t / 10) * np.cos(t))
+        table["I2"], table["sz"] = -table["I1"] * (1 - np.exp(-t)), -0.1 - 0.9 * np.exp(-t / 20)
+        state = Checkpoint(np.zeros(8), {"t": 100.0, "time_step": 0.1, "n_times": 40, "steps": 100, "rejected": 0,
+                                         "rhs_evaluations": 700, "wall_s": 1.0, "run": 1})
+        s = np.zeros((), summary)
+        s["point"], s["status"], s["I1_ss"] = point, "ok", row["I1"]
+        f.write([row[()]], ["{}"], [s[()]] if finished else [], [(point, table, state)])
+    return str(path)
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_dynamics_draws_the_currents_and_sz_against_time(tmp_path, finished):
+    """One figure, <stem>-dynamics.png/.pdf, also while the study runs (no summary yet); a file with
+    no transient stored yet is one clear PlotError."""
+    path = _dynamics_file(tmp_path / "dyn.h5", finished)
+    written = plot_results(path, str(tmp_path / "figs"))
+    assert sorted(written) == [str(tmp_path / "figs" / f"dyn-dynamics.{ext}") for ext in ("pdf", "png")]
+    assert all((tmp_path / "figs" / f"dyn-dynamics.{ext}").stat().st_size > 10_000 for ext in ("pdf", "png"))
+    empty = ResultsFile.create(str(tmp_path / "empty.h5"), {**json.loads(json.dumps(ATTRS)), "study_kind": "dynamics"},
+                               SUMMARY)
+    with pytest.raises(PlotError, match="no transient stored yet"):
+        plot_results(empty.path, str(tmp_path))
+
+
+def test_initial_state_captions():
+    from nesb_hpc.plotting.figures import initial_state_text
+
+    assert initial_state_text({"rho0": "down"}) == r"from $\rho_S$ = $|{\downarrow}\rangle$, baths thermal"
+    assert initial_state_text({"rho0": [0.6, 0.0, 0.8]}) == r"from $\rho_S$ = $\vec r$ = (0.6, 0, 0.8), baths thermal"
+    assert initial_state_text({"quench_from": {"alpha2": 0.05}, "quench": "product"}) == \
+        r"from the steady state at $\alpha_2$ = 0.05 (product quench at $t = 0$)"

@@ -164,17 +164,22 @@ def test_every_column_is_described_in_the_file_and_in_docs():
     file's "columns" attribute) and a line in docs/output.md."""
     from pathlib import Path
 
-    from nesb_hpc.columns import RESULTS, SUMMARY as DESCRIBED
-    from nesb_hpc.results_file import RESULT_DTYPE
+    from nesb_hpc.columns import DYNAMICS, RESULTS, SUMMARY as DESCRIBED
+    from nesb_hpc.results_file import DYNAMICS_DTYPE, RESULT_DTYPE
     from nesb_hpc.study import STUDIES, SUMMARY_BASE
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "output.md").read_text()
     assert set(RESULT_DTYPE.names) == set(RESULTS)
+    assert set(DYNAMICS_DTYPE.names) == set(DYNAMICS)
     for kind, cls in STUDIES.items():
         names = np.dtype(SUMMARY_BASE + cls.EXTRA_COLUMNS).names
         assert set(names) <= set(DESCRIBED), (kind, set(names) - set(DESCRIBED))
-    for name in set(RESULTS) | set(DESCRIBED):
+    for name in set(RESULTS) | set(DESCRIBED) | set(DYNAMICS):
         assert f"| `{name}` |" in doc, name
+    # /dynamics has its own table in the docs, every column with the units of columns.py
+    section = doc[doc.index("## `/dynamics`"):]
+    for name, (units, _) in DYNAMICS.items():
+        assert f"| `{name}` | {units} |" in section, name
 
 
 def test_the_schema_is_in_the_file(tmp_path):
@@ -186,3 +191,46 @@ def test_the_schema_is_in_the_file(tmp_path):
         assert columns["I1"]["units"] == "omega_c^2" and "bath 1" in columns["I1"]["description"]
         assert list(h5["results_by_point"][:]) == [1, 2, 0]            # point 0's solves first
         assert h5["results"].id.get_type().get_member_type(2).get_cset() == h5py.h5t.CSET_UTF8
+
+
+def _transient(point, times, run=1):
+    from nesb_hpc.results_file import DYNAMICS_DTYPE
+
+    rows = np.zeros(len(times), DYNAMICS_DTYPE)
+    rows["point"], rows["run"], rows["t"], rows["I1"] = point, run, times, np.asarray(times) * 0.1 + point
+    return rows
+
+
+def _checkpoint(t, n_times, value, size=8):
+    from nesb_hpc.results_file import Checkpoint
+
+    return Checkpoint(np.full(size, value), {"t": t, "time_step": 0.01, "n_times": n_times, "steps": 10 * n_times,
+                                             "rejected": 0, "rhs_evaluations": 70 * n_times, "wall_s": 0.5, "run": 1})
+
+
+def test_transients_append_rows_and_replace_their_state_together(tmp_path):
+    """/dynamics grows and /dynamics_state/point_N is overwritten in place (the file does not grow
+    with every checkpoint); renumbering moves rows and states, also where numbers swap."""
+    from nesb_hpc.results_file import read_checkpoint, read_dynamics_table
+
+    path = str(tmp_path / "r.h5")
+    f = ResultsFile.create(path, {}, SUMMARY)
+    assert read_checkpoint(path, 0) is None and read_dynamics_table(path).size == 0
+    f.write([], [], [], [(0, _transient(0, [0.0, 1.0]), _checkpoint(1.0, 1, 1.0)),
+                         (1, _transient(1, [0.0]), _checkpoint(0.0, 0, 2.0))])
+    f.write([], [], [], [(0, _transient(0, [2.0, 3.0]), _checkpoint(3.2, 3, 3.0))])
+    size = os.path.getsize(path)
+    f.write([], [], [], [(0, _transient(0, []), _checkpoint(3.2, 3, 4.0))])
+    assert os.path.getsize(path) == size
+    table = read_dynamics_table(path)
+    assert list(table["t"][table["point"] == 0]) == [0.0, 1.0, 2.0, 3.0]
+    with h5py.File(path) as h5:
+        assert json.loads(h5["dynamics"].attrs["columns"])["t"]["units"] == "1/omega_c"
+    c = read_checkpoint(path, 0)
+    assert c.t == 3.2 and c.n_times == 3 and c.steps == 30 and np.array_equal(c.state, np.full(8, 4.0))
+    f.renumber({0: 1, 1: 0})
+    table = read_dynamics_table(path)
+    assert list(table["t"][table["point"] == 1]) == [0.0, 1.0, 2.0, 3.0]
+    assert read_checkpoint(path, 1).t == 3.2 and read_checkpoint(path, 0).t == 0.0
+    assert np.array_equal(read_checkpoint(path, 0).state, np.full(8, 2.0))
+    assert ResultsFile.load(path).dynamics.size == 5

@@ -22,3 +22,4 @@ def test_the_tutorial_runs(tmp_path, monkeypatch, capsys):
     text = capsys.readouterr().out
     assert "status ok" in text and "converged" in text and "wrote" in text
     assert (tmp_path / "tutorial-sweep-sweep.png").exists() and (tmp_path / "tutorial-ladder-converged.png").exists()
+    assert (tmp_path / "tutorial-transient-dynamics.png").exists()

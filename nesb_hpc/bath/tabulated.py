@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy.integrate import trapezoid  # np.trapz is gone in numpy 2.4
+from scipy.integrate import trapezoid  # np.trapz is gone in numpy 2.4, np.trapezoid new in 2.0
 from scipy.interpolate import PchipInterpolator
 
 MAX_ROWS = 1_000_000

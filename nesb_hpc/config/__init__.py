@@ -1,6 +1,6 @@
 """Typed, validated input: the TOML input file as frozen dataclasses, one per table.
 
-    [model]  [bath] (+ [bath.bath1], [bath.bath2])  [hierarchy]  [solver]  [study]  [output]
+    [model]  [bath] (+ [bath.bath1], [bath.bath2])  [hierarchy]  [solver]  [study]  [dynamics]  [output]
 
 Every field carries its meaning, units and allowed values as ``dataclasses.field`` metadata,
 together with the parser that enforces them; validation and the ``--help`` key reference are
@@ -18,6 +18,7 @@ Modules (one concept each):
   bath_table     [bath] and its per-bath sub-tables [bath.bath1], [bath.bath2]; BathSpec per bath
   tables         [model], [hierarchy], [solver], [output]
   study_table    [study] and its per-kind key registry
+  dynamics_table [dynamics]: the transient of kind "dynamics" (initial state, quench, output times)
   loading        RunConfig (a whole input), parse_config, load_config
   reference      the --help key reference
 
@@ -26,8 +27,9 @@ cutoff omega_c = 1, angles in radians.
 """
 
 from .bath_table import BathConfig, BathSpec, ExponentsConfig, PerBathConfig
+from .dynamics_table import DynamicsConfig
 from .errors import InputError
-from .loading import TABLE_CLASSES, TABLES, RunConfig, default_config_path, load_config, parse_config
+from .loading import TABLE_CLASSES, TABLES, RunConfig, default_config_path, load_config, model_with, parse_config
 from .petsc_options import check_petsc_options_safe, flatten_petsc_options
 from .reference import key_reference
 from .registries import DECOMPOSITIONS, MATRIX_TYPES, MODE_FORMS, SOLVER_METHODS, SPECTRAL_DENSITIES, TRUNCATIONS
@@ -39,7 +41,7 @@ from .values import parse_angle
 __all__ = [
     "InputError", "RunConfig", "ModelConfig", "BathConfig", "BathSpec", "ExponentsConfig", "PerBathConfig",
     "HierarchyConfig",
-    "SolverConfig", "StudyConfig", "OutputConfig", "TABLES", "TABLE_CLASSES", "SPECTRAL_DENSITIES",
+    "SolverConfig", "StudyConfig", "DynamicsConfig", "OutputConfig", "model_with", "TABLES", "TABLE_CLASSES", "SPECTRAL_DENSITIES",
     "DECOMPOSITIONS", "TRUNCATIONS", "SOLVER_METHODS", "MATRIX_TYPES", "MODE_FORMS", "STUDY_KINDS",
     "STUDY_PARAMS", "STUDY_LAYOUT_KEYS", "SWEEP_KEYS", "DEDICATED_FROM_RANKS", "load_config",
     "parse_config", "default_config_path", "key_reference", "parse_angle", "flatten_petsc_options",

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Mapping
 
 from .bath_table import BathConfig
+from .dynamics_table import DynamicsConfig
 from .errors import InputError, combined, did_you_mean, fmt
-from .schema import TableBase, build_table, table_field
+from .schema import SubTable, TableBase, build_table, documented_field, table_field, table_summary
 from .study_table import StudyConfig
 from .tables import HierarchyConfig, ModelConfig, OutputConfig, SolverConfig
 
@@ -20,7 +21,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-TABLES = ("model", "bath", "hierarchy", "solver", "study", "output")
+TABLES = ("model", "bath", "hierarchy", "solver", "study", "dynamics", "output")
+# tables read only by some study kinds: None when not given (and then not written back by to_dict)
+OPTIONAL_TABLES = ("dynamics",)
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,20 @@ class RunConfig(TableBase):
     hierarchy: HierarchyConfig = table_field(HierarchyConfig, "hierarchy")
     solver: SolverConfig = table_field(SolverConfig, "solver")
     study: StudyConfig = table_field(StudyConfig, "study")
+    dynamics: DynamicsConfig | None = documented_field(
+        None, table_summary(DynamicsConfig),
+        SubTable(DynamicsConfig, "dynamics", optional=True), default_text='none (defaults with kind = "dynamics")')
     output: OutputConfig = table_field(OutputConfig, "output")
 
     @classmethod
     def _check(cls, values, table):
+        kind, dynamics = values["study"].kind, values["dynamics"]
+        if kind == "dynamics" and dynamics is None:
+            values["dynamics"] = DynamicsConfig()
+        elif kind != "dynamics" and dynamics is not None:
+            allowed = '[dynamics] only with [study] kind = "dynamics"'
+            raise InputError(f'input error: [dynamics] is given, but [study] kind = "{kind}" computes no transient: '
+                             f"allowed is {allowed}", key="dynamics", value=dynamics.to_dict(), allowed=allowed)
         # A ladder's or check's Bose terms ([study] n_bose, n_bose_check) replace [bath] n_bose for
         # both baths; with a per-bath n_bose it would be unclear which a rung means.
         study, bath = values["study"], values["bath"]
@@ -54,13 +67,19 @@ class RunConfig(TableBase):
 
         Re-validated: raises :class:`InputError` like a file would.
         """
-        model = self.model.to_dict()
-        for short, targets in ModelConfig._SHORTHANDS.items():
-            if short in changes:
-                for t in targets:
-                    model.pop(t)
-        model.update(changes)
-        return dataclasses.replace(self, model=build_table(ModelConfig, model, "model"))
+        return dataclasses.replace(self, model=model_with(self.model, changes))
+
+
+def model_with(model: ModelConfig, changes: dict, table: str = "model") -> ModelConfig:
+    """A [model] with keys changed (input vocabulary: ``alpha`` sets both couplings, angle
+    strings), re-validated (InputError naming `table`)."""
+    data = model.to_dict()
+    for short, targets in ModelConfig._SHORTHANDS.items():
+        if short in changes:
+            for t in targets:
+                data.pop(t)
+    data.update(changes)
+    return build_table(ModelConfig, data, table)
 
 
 TABLE_CLASSES = {f.name: f.metadata["parse"].cls for f in fields(RunConfig)}
@@ -94,6 +113,9 @@ def parse_config(data: Mapping, source: str = "") -> RunConfig:
                     allowed=", ".join(TABLES)))
         tables = {}
         for name in TABLES:  # every table's problems are reported together
+            if name in OPTIONAL_TABLES and data.get(name) is None:
+                tables[name] = None
+                continue
             try:
                 tables[name] = TABLE_CLASSES[name]._from_mapping(data.get(name, {}), name)
             except InputError as err:

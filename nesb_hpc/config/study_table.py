@@ -13,7 +13,7 @@ from .tables import ModelConfig
 from .values import (MAX_BOSE_TERMS, MAX_DEPTH, MAX_STUDY_POINTS, MAX_SWEEP_VALUES, AngleInterval, AutoOr, Bool,
                      Choice, Integer, IntOrList, Ladder, NameList, Number)
 
-STUDY_KINDS = ("point", "sweep", "optimize_theta", "rectification", "convergence")
+STUDY_KINDS = ("point", "sweep", "optimize_theta", "rectification", "convergence", "dynamics")
 # Extension point for new study kinds: kind -> {parameter key: parser(value, key) -> value}.
 # Parsers raise InputError, return hashable values and must accept their own output. Filled
 # below from STUDY_KEYS (each key is documented once); defaults of keys not given come from
@@ -120,50 +120,52 @@ class StudyKey:
 
 
 MULTI_POINT_KINDS = ("sweep", "optimize_theta", "rectification", "convergence")
+# kinds whose points come from swept keys (the transients of "dynamics": one point without any)
+SWEEPING_KINDS = (*MULTI_POINT_KINDS, "dynamics")
 SWEPT_DOC = (
     f"Any of the [model] keys {', '.join(SWEEP_KEYS)} (not theta with \"optimize_theta\") "
     "given here is swept: its values replace [model]'s, every other [model] key keeps its value. "
     'A list (angles as numbers or strings such as "pi/4"), or a range table {start, stop, num, '
     'spacing = "linear" or "log"}. Points are numbered in that key order, the first swept key '
     'varying slowest. Example: alpha = {start = 1e-3, stop = 1, num = 7, spacing = "log"}. '
-    'Kinds: "sweep", "optimize_theta", "rectification", "convergence".')
+    'Kinds: "sweep", "optimize_theta", "rectification", "convergence", "dynamics".')
 SWEPT_ALLOWED = ('a non-empty list of values or a range table {start = ..., stop = ..., num = N, '
                   'spacing = "linear" or "log"}, each value allowed for the [model] key')
 STUDY_KEYS: dict[str, StudyKey] = {
     **{name: StudyKey(
         SweptValues(name), None, SWEPT_DOC,
-        tuple(k for k in MULTI_POINT_KINDS if not (k == "optimize_theta" and name == "theta")),
+        tuple(k for k in SWEEPING_KINDS if not (k == "optimize_theta" and name == "theta")),
         default_text="not swept") for name in SWEEP_KEYS},
     "combine": StudyKey(
         Choice(COMBINE_MODES), "grid", 'How several swept keys combine: "grid" every combination, '
-        '"zip" the i-th values together (lists of equal length).', MULTI_POINT_KINDS),
+        '"zip" the i-th values together (lists of equal length).', SWEEPING_KINDS),
     "axis": StudyKey(
         Choice(SWEEP_KEYS), None, "The swept key on the horizontal axis of `nesb_hpc plot` (the "
-        "others label the curves); default the swept key with most values.", MULTI_POINT_KINDS,
+        "others label the curves); default the swept key with most values.", SWEEPING_KINDS,
         default_text="most values"),
     "ranks_per_point": StudyKey(
         AutoOr(Integer(lo=1, hi=10**7)), "auto", "MPI ranks that solve one point together: the world is "
         "split into groups of this size that take points as they come; \"auto\" picks the "
         "smallest size whose dry-run memory estimate fits memory_per_rank. Never more groups than "
-        "unfinished points are formed (larger groups instead).", MULTI_POINT_KINDS),
+        "unfinished points are formed (larger groups instead).", SWEEPING_KINDS),
     "coordinator": StudyKey(
         Choice(COORDINATOR_CHOICES), "auto", "World rank 0 hands out the points and writes every "
         'result. "shared": it also solves, in the first group (results of the other groups reach '
         'the file when it is between solves); "dedicated": it only coordinates (results are '
         'written the moment a group finishes them; costs one rank); "auto": dedicated from '
-        f"{DEDICATED_FROM_RANKS} ranks on, shared below.", MULTI_POINT_KINDS),
+        f"{DEDICATED_FROM_RANKS} ranks on, shared below.", SWEEPING_KINDS),
     "memory_per_rank": StudyKey(
         AutoOr(Number(lo=0.0, lo_open=True, hi=1e9)), "auto", "Memory one rank may use: a solve "
         "whose dry-run estimate exceeds it is not started (kind \"point\": the run is refused with "
         "advice; studies: the point ends with status memory_limit and is continued on a re-run, "
         "e.g. with more ranks; --force-memory overrides), and ranks_per_point = \"auto\" sizes "
         "groups by it. \"auto\" reads SLURM_MEM_PER_CPU, SLURM_MEM_PER_NODE or the node's "
-        "available memory divided among its ranks.", ("point", *MULTI_POINT_KINDS), units="MiB"),
+        "available memory divided among its ranks.", ("point", *SWEEPING_KINDS), units="MiB"),
     "analytic": StudyKey(
         NameList(ANALYTIC_THEORIES), (), 'Analytic currents evaluated beside every HEOM solve and '
         'stored as I_redfield and I_ptre: "redfield" (Bloch-Redfield, any couplings, not for '
         'spectral_density = "exponents"), "ne-ptre" (NE-PTRE, only at theta = 0 with V1 = sx); '
-        "NaN where a theory does not apply.", ("point", *MULTI_POINT_KINDS), default_text="[]"),
+        "NaN where a theory does not apply.", ("point", *SWEEPING_KINDS), default_text="[]"),
     "noise": StudyKey(
         Bool(), False, "Also compute the zero-frequency noise of the energy transferred out of each "
         "bath, S_nu = lim d<<Q_nu^2>>/dt, and the cross term <<Q1 Q2>>/t, from the counting-field "
@@ -174,7 +176,7 @@ STUDY_KEYS: dict[str, StudyKey] = {
         Choice(INCOMPATIBLE_CHOICES), "refuse", "If [output] path holds results of a different "
         'input: "refuse" stops with a message naming the difference; "new_file" writes to the '
         "first of PATH-2.h5, PATH-3.h5, ... that is absent or holds this input (and resumes "
-        "it). A file of the same input is always resumed.", ("point", *MULTI_POINT_KINDS)),
+        "it). A file of the same input is always resumed.", ("point", *SWEEPING_KINDS)),
     "theta_bounds": StudyKey(
         AngleInterval(), (0.0, math.pi / 2), "Interval in which optimize_theta searches for the "
         "theta that maximises the heat current.", ("optimize_theta",), units="rad",
@@ -256,7 +258,9 @@ class StudyConfig(TableBase):
         'keys; "optimize_theta": at every point, the theta in theta_bounds that maximises the heat '
         'current (every evaluation kept); "rectification": every point with T1, T2 and with them '
         'exchanged, and the ratio R = |I(T1, T2)| / |I(T2, T1)|; "convergence": every point on a '
-        "ladder of depths (and n_bose) until the current changes by less than tolerance.",
+        "ladder of depths (and n_bose) until the current changes by less than tolerance; "
+        '"dynamics": at every point (one, or those of the swept keys), the transient from [dynamics]\'s '
+        "initial state to t_end beside the steady state of the same hierarchy.",
         Choice(STUDY_KINDS))
     params: tuple[tuple[str, Any], ...] = documented_field(
         (), "The other keys of [study]: parameters of the chosen kind (stored as params, sorted "

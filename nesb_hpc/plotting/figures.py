@@ -10,7 +10,8 @@ import numpy as np
 
 from ..config import SWEEP_KEYS
 from ..study import MODEL_COLUMNS
-from .style import ANALYTIC_MAX_ALPHA, LABELS, THEORIES, log_apt, pi_ticks, scale_of, series_label, set_scales
+from .style import (ANALYTIC_MAX_ALPHA, LABELS, SYMBOLS, THEORIES, log_apt, pi_ticks, scale_of, series_label, set_scales,
+                    value_text)
 
 CURRENT = r"heat current $I = I_1$"
 CURRENT_UNIT = r"$\omega_c^2$"
@@ -247,4 +248,62 @@ def noise(plt, rows, study, axis, size):
     left.set_ylabel(r"noise $S_1 = d\langle\langle Q_1^2\rangle\rangle/dt$ [$\omega_c^3$]")
     right.set_ylabel(r"Fano factor $S_1 / (2\Delta I_1)$")
     left.legend(fontsize=7, frameon=False)
+    return fig
+
+
+TIME = r"time $t$ [$1/\omega_c$]"
+STATE_NAMES = {"up": r"$|{\uparrow}\rangle$", "down": r"$|{\downarrow}\rangle$", "mixed": r"$1/2$"}
+
+
+def initial_state_text(dynamics: dict) -> str:
+    """The initial state of a transient for a caption: rho_00 and thermal baths, or the quench."""
+    quench = dynamics.get("quench_from") or {}
+    if quench:
+        keys = ", ".join(f"${SYMBOLS.get(k, k)}$ = {value_text(k, float(v))}" for k, v in quench.items())
+        how = dynamics.get("quench", "correlated")
+        return f"from the steady state at {keys} ({how} quench at $t = 0$)"
+    rho0 = dynamics.get("rho0", "down")
+    state = STATE_NAMES.get(rho0) if isinstance(rho0, str) else rf"$\vec r$ = ({', '.join(f'{x:g}' for x in rho0)})"
+    return rf"from $\rho_S$ = {state}, baths thermal"
+
+
+def dynamics(plt, table, rows, summary, study, size, log_time=False):
+    """I1 and -I2 (left) and <sz> (right) against time, one colour per point, each point's steady
+    state of the same hierarchy dashed (it equals I1 = -I2 there); points that are not finished or
+    not good are labelled with their status ("running" while a study is under way)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=size or (10, 3.8))
+    steady = rows[(rows["role"] == b"steady_state") & np.isin(statuses(rows), ("ok", "inaccurate"))]
+    swept = swept_keys(study)
+    points = sorted({int(p) for p in table["point"]})
+    factor, prefix = scale_of(np.concatenate([table["I1"], -table["I2"]]))
+    finished = {int(s["point"]): s["status"].decode() for s in summary}
+    for n, point in enumerate(points):
+        color = f"C{n % 10}"
+        mine = table[table["point"] == point]
+        mine = mine[np.argsort(mine["t"], kind="stable")]
+        if log_time:
+            mine = mine[mine["t"] > 0]
+        ss = steady[steady["point"] == point]
+        label = series_label(swept, [float(ss[0][column(k)]) for k in swept]) if swept and ss.size else ""
+        label = label or (f"point {point}" if len(points) > 1 else "transient")
+        status = finished.get(point, "running")
+        if status not in GOOD:
+            label += f" ({status.replace('_', ' ')})"
+        a1.plot(mine["t"], mine["I1"] / factor, color=color, lw=1.2)
+        a1.plot(mine["t"], -mine["I2"] / factor, color=color, lw=1.0, ls=":")
+        a2.plot(mine["t"], mine["sz"], color=color, lw=1.2, label=label)
+        if ss.size:
+            a1.axhline(float(ss[0]["I1"]) / factor, color=color, ls="--", lw=0.8)
+            a2.axhline(float(ss[0]["x3"]), color=color, ls="--", lw=0.8)
+    for style, text in (("-", r"$I_1$"), (":", r"$-I_2$"), ("--", "steady state")):
+        a1.plot([], [], color="0.35", ls=style, lw=1.0, label=text)
+    a2.plot([], [], color="0.35", ls="--", lw=0.8, label="steady state")
+    a1.axhline(0.0, color="0.7", lw=0.6)
+    for ax in (a1, a2):
+        ax.set_xlabel(TIME)
+        if log_time:
+            ax.set_xscale("log")
+        ax.legend(fontsize=7, frameon=False)
+    a1.set_ylabel(f"heat current [{prefix}{CURRENT_UNIT}]")
+    a2.set_ylabel(r"$\langle\sigma_z\rangle$ (populations $(1 \pm \langle\sigma_z\rangle)/2$)")
     return fig

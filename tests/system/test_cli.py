@@ -114,6 +114,22 @@ def test_bad_solver_options_are_one_error_before_any_solve(tmp_path, options, fr
 
 
 @pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
+@pytest.mark.parametrize("options, fragment", [
+    ('ts_rk_tpye = "3bs"', '[dynamics.petsc_options] ts_rk_tpye = "3bs" is never read by PETSc with ts_type = "rk" '
+                           '(did you mean "ts_rk_type"?)'),
+    ('ts_type = "nonexistent"', "PETSc refuses the time evolution's options"),
+])
+def test_bad_time_evolution_options_are_one_error_before_any_solve(tmp_path, options, fragment):
+    body = TINY.replace("[output]", '[study]\n    kind = "dynamics"\n    [dynamics]\n    t_end = 1.0\n'
+                                    "    [dynamics.petsc_options]\n    " + options + "\n    [output]")
+    proc = mpirun(["-m", "nesb_hpc", _input(tmp_path, body)], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    text = proc.stdout + proc.stderr
+    assert text.count("input error") == 1 and fragment in text, text
+    assert "Traceback" not in text and not (tmp_path / "out.h5").exists()
+
+
+@pytest.mark.petsc  # mpirun, and mpi4py/PETSc in the subprocess
 def test_misspelt_command_line_options_are_named(tmp_path):
     path = _input(tmp_path, TINY)
     proc = mpirun(["-m", "nesb_hpc", path, "-nesb_ksp_tpye", "gmres", "-nesb_ksp_rtol", "1e-12"], cwd=tmp_path)

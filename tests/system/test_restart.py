@@ -141,6 +141,20 @@ def _wait_for_points(path, n, proc, timeout=120):
     raise AssertionError("no progress")
 
 
+def _wait_for_transient_rows(path, n, proc, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        assert proc.poll() is None, "the transient ended before it could be interrupted: " + proc.stdout.read()
+        try:
+            with h5py.File(path, "r") as f:
+                if "dynamics" in f and f["dynamics"].shape[0] >= n:
+                    return
+        except (OSError, KeyError):
+            pass
+        time.sleep(0.02)
+    raise AssertionError("no progress")
+
+
 def _ranks_of(proc) -> list[int]:
     out = subprocess.run(["ps", "--ppid", str(proc.pid), "-o", "pid="], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -248,3 +262,89 @@ def test_command_line_refuses_a_changed_input_and_plots(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "nesb_hpc", "plot", "nothing.h5"], cwd=tmp_path, env=_env(),
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+# a transient of 1,001 ADOs (depth 4, merged modes) to t = 100 with a checkpoint (an atomic rewrite
+# of the file) at every output: a few seconds on 2 ranks, time to kill it part-way
+TRANSIENT = """\
+[model]
+delta = 0.1
+theta = "pi/4"
+alpha = 1.0
+T1 = 1.0
+T2 = 0.5
+[bath]
+n_bose = 1
+tolerance = 1e-2
+[hierarchy]
+depth = 4
+modes = "merged"
+[study]
+kind = "dynamics"
+[dynamics]
+t_end = 100.0
+n_out = 50
+rtol = 1e-10
+atol = 1e-14
+checkpoint_interval = 0
+[output]
+path = "r.h5"
+"""
+
+
+def test_a_killed_transient_resumes_from_its_last_stored_state(tmp_path):
+    """SIGKILL to every rank part-way through a transient on 2 ranks; the re-run, on 1 rank,
+    continues from the state stored with the last row (no row missing or repeated, the stored rows untouched, the later ones
+    of run 2) and the table equals an uninterrupted evolution (the library on one rank, here) to
+    the integrator's tolerance: rtol 1e-10, bound 1e-7 of each column's scale (docs/dynamics.md s6).
+    The file is readable at every instant of both runs."""
+    from mpi4py import MPI
+
+    from nesb_hpc import dynamics as dyn
+    from nesb_hpc.config import load_config
+    from nesb_hpc.problem import Problem
+    from nesb_hpc.results_file import read_dynamics_table
+    from nesb_hpc.study import Request
+    from nesb_hpc.transient import output_times, settings_of
+
+    _write(tmp_path, TRANSIENT)
+    path = tmp_path / "r.h5"
+    reader = Reader(str(path))
+    reader.start()
+    proc = _start(tmp_path)
+    try:
+        _wait_for_transient_rows(path, 10, proc)
+        for pid in _ranks_of(proc) + [proc.pid]:
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        before = read_dynamics_table(str(path))
+        with h5py.File(path, "r") as f:
+            assert f["summary"].shape[0] == 0 and f["dynamics_state/point_0"].attrs["n_times"] == len(before) - 1
+        assert 10 <= len(before) < 51
+        done = _run(tmp_path, 1, "input.toml")         # on another rank count: the state is in ADO order
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        reader.halt = True
+        reader.join()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert reader.errors == [] and reader.reads > 10
+    table = read_dynamics_table(str(path))
+    assert np.array_equal(table[:len(before)], before)                   # appended after, never rewritten
+    assert set(table["run"][:len(before)]) == {1} and set(table["run"][len(before):]) == {2}
+    cfg = load_config(tmp_path / "input.toml")
+    np.testing.assert_allclose(table["t"], np.concatenate([[0.0], output_times(cfg)]), rtol=1e-14, atol=0)
+    p = Problem.from_request(cfg, Request(cfg.model, cfg.hierarchy.depth, cfg.bath.n_bose))
+    op = dyn.build_operator(MPI.COMM_SELF, list(p.baths), p.vectors, p.delta, p.spec)
+    y0 = dyn.product_state(op, "down")
+    try:
+        ref = dyn.evolve(op, y0, 0.0, output_times(cfg), settings_of(cfg), emit_initial=True)
+        ref.state.destroy()
+    finally:
+        y0.destroy()
+        op.destroy()
+    want = {"I1": [o.currents[0] for o in ref.observables], "I2": [o.currents[1] for o in ref.observables],
+            "sz": [o.bloch[3] for o in ref.observables], "E_int1": [o.interaction_energies[0] for o in ref.observables]}
+    for key, values in want.items():
+        values = np.array(values)
+        assert np.max(np.abs(table[key] - values)) <= 1e-7 * np.max(np.abs(values)), key
