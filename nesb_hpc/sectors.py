@@ -1,0 +1,459 @@
+"""The sector partition of the hierarchy for the "tier" route (pure numpy; no PETSc, no MPI).
+
+Moves. The in-tier couplings n -> n - e_j + e_k (hop_jk != 0, j != k: "moves") form a directed
+graph on the modes. The tier route needs it acyclic (t^k e^{-t} chains, Newton chains and single
+exponentials: the paper's J, Drude-Lorentz, Pade/Matsubara terms, either mode form; NOT the
+e^{-gt} cos/sin pairs of underdamped baths or complex exponents, whose 2x2 eta moves both ways:
+``CyclicMoves``). Then pos_j, the longest-path depth of mode j, makes every move raise the move
+potential phi(n) = sum_j pos_j n_j.
+
+Sectors. Moves only exchange occupation between the modes of one connected component of the move
+graph (a "class"). For groups of modes that are unions of classes (``sector_groups``: the classes,
+coarsened only if there would be more than MAX_SECTORS sectors), the group sums sigma_g =
+sum_{j in g} n_j are conserved by every move: the ADOs with given sums form a "sector", closed
+under moves. Sectors are numbered as the ADOs of a G-mode hierarchy of the same depth
+(hierarchy.TierOrderedHierarchy(G, L).rank of the sums), so the sector table is small (C(G+L, L)
+entries: 1,820 for the paper's J, merged modes, depth 12) and indexed without search.
+
+Ownership. Every tier is split over ALL ranks by whole sectors, by recursive coordinate bisection
+of the sums' fractions sigma/t (the same cuts in every tier, so a sector's neighbours in the tiers
+above and below tend to have the same owner), balancing ADOs: each rank holds a slice of every
+tier (the tier sweep keeps every rank busy in every tier) and no move crosses ranks.
+
+Numbering (closed form; no global ADO -> row table). Rank p owns one contiguous range of rows:
+its tier L sectors, ..., its tier 0 sectors, each tier's sectors by sector number. Inside a sector
+the ADOs are ordered by a mixed-radix product over the groups of each group's composition rank,
+descending-lexicographic over the group's modes sorted by pos: a move takes one unit from mode j
+to a mode of larger pos, so the first coordinate that changes decreases and the ADO comes LATER.
+So every move points to a later row, and the row of any ADO is
+
+    row(n) = sector_start[sector(n)] + sum_g rank_g(n) prod_{g' > g} count_g'(sigma_g'),
+
+computed from n alone (``SectorPartition.rows_of``): a rank enumerates its own ADOs and numbers
+their neighbours without a table of the whole problem. Per-rank counts of ADOs, stored blocks and
+ghost ADOs (off-rank neighbours) follow from the sector table in closed form (``rank_counts``):
+what the memory model (sizing.py) needs, without enumerating ADOs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from math import comb
+
+import numpy as np
+
+from .hierarchy import TierOrderedHierarchy
+from .liouvillian import HierarchyModes
+
+# Sector tables beyond this size are coarsened (fewer groups): 20 bytes per sector on every rank.
+MAX_SECTORS = 200_000
+
+
+class CyclicMoves(ValueError):
+    """The moves between modes form a cycle: the tier route (this module) does not apply."""
+
+
+# ----------------------------------------------------------------------------- the move graph
+
+
+def move_pairs(modes: HierarchyModes) -> list[tuple[int, int]]:
+    """(j, k) for every move n -> n - e_j + e_k of the hierarchy (hop_jk != 0, j != k)."""
+    off = modes.hop - np.diag(np.diag(modes.hop))
+    return [(int(j), int(k)) for j, k in zip(*np.nonzero(off))]
+
+
+def mode_classes(modes: HierarchyModes) -> np.ndarray:
+    """Connected components of the (undirected) move graph: a class number per mode, numbered by
+    their smallest mode."""
+    K = modes.size
+    cls = np.arange(K)
+    changed = True
+    while changed:
+        changed = False
+        for j, k in move_pairs(modes):
+            a, b = cls[j], cls[k]
+            if a != b:
+                cls[cls == max(a, b)] = min(a, b)
+                changed = True
+    _, out = np.unique(cls, return_inverse=True)
+    return out
+
+
+def mode_positions(modes: HierarchyModes) -> np.ndarray:
+    """pos_j with pos_k > pos_j for every move j -> k (longest path from a source of the graph).
+    Raises CyclicMoves if the graph has a cycle."""
+    K = modes.size
+    pos = np.zeros(K, dtype=np.int64)
+    pairs = move_pairs(modes)
+    for _ in range(K + 1):
+        changed = False
+        for j, k in pairs:
+            if pos[k] < pos[j] + 1:
+                pos[k] = pos[j] + 1
+                changed = True
+        if not changed:
+            return pos
+    raise CyclicMoves('method = "tier" needs the couplings between modes to run one way (t^k e^{-t} chains '
+                      "and exponentials: the paper's J, Drude-Lorentz, Pade or Matsubara terms); these "
+                      "modes couple in a cycle (e.g. an underdamped bath's e^{-gt} cos/sin pairs, or complex "
+                      'exponents): use method = "iterative" or "direct"')
+
+
+def moves_are_acyclic(modes: HierarchyModes) -> bool:
+    """Whether the tier route applies to these modes (module docstring)."""
+    try:
+        mode_positions(modes)
+    except CyclicMoves:
+        return False
+    return True
+
+
+def sector_groups(modes: HierarchyModes, depth: int, max_sectors: int = MAX_SECTORS) -> list[np.ndarray]:
+    """The groups of modes whose sums label the sectors, each sorted by (pos, mode).
+
+    The move classes; if they give more than max_sectors sectors (many single exponentials, e.g.
+    14 Pade terms per bath at low temperature), the single-mode classes of each bath are joined,
+    then each bath's modes, then all modes (one sector per tier)."""
+    pos = mode_positions(modes)
+    cls = mode_classes(modes)
+    n_cls = int(cls.max()) + 1
+    members = [np.nonzero(cls == c)[0] for c in range(n_cls)]
+    singles = {}
+    for m in members:
+        if m.size == 1:
+            singles.setdefault(int(modes.bath[m[0]]), []).append(int(m[0]))
+    joined = [m for m in members if m.size > 1] + [np.array(v) for _, v in sorted(singles.items())]
+    per_bath = [np.nonzero(modes.bath == b)[0] for b in np.unique(modes.bath)]
+    for groups in (members, joined, per_bath, [np.arange(modes.size)]):
+        if comb(len(groups) + depth, depth) <= max_sectors or len(groups) == 1:
+            break
+    key = lambda g: (int(g.min()))                       # noqa: E731 - groups in the order of their modes
+    return [np.array(sorted(g.tolist(), key=lambda j: (pos[j], j)), dtype=np.int64) for g in sorted(groups, key=key)]
+
+
+# ----------------------------------------------------------------------------- compositions
+
+
+def _binomials(n: int, k: int) -> np.ndarray:
+    """C(a, b) for 0 <= a <= n, 0 <= b <= k (int64; 0 where b > a)."""
+    table = np.zeros((n + 1, k + 1), dtype=np.int64)
+    for a in range(n + 1):
+        for b in range(min(a, k) + 1):
+            table[a, b] = comb(a, b)
+    return table
+
+
+def compositions(B: np.ndarray, s, k: int):
+    """Number of compositions of s into k parts, C(s + k - 1, k - 1) ([s == 0] for k = 0)."""
+    s = np.asarray(s, dtype=np.int64)
+    if k == 0:
+        return (s == 0).astype(np.int64)
+    return B[s + k - 1, k - 1]
+
+
+def composition_rank(B: np.ndarray, x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Descending-lexicographic rank of the compositions x (N, k) with sums s among all compositions
+    of s into k parts (the largest x_0 first; hierarchy.py's hockey-stick sums, reversed)."""
+    N, k = x.shape
+    r = s.astype(np.int64).copy()
+    asc = np.zeros(N, dtype=np.int64)
+    for i in range(k - 1):
+        kk = k - 1 - i
+        xi = x[:, i].astype(np.int64)
+        asc += B[r + kk, kk] - B[r - xi + kk, kk]
+        r -= xi
+    return compositions(B, s, k) - 1 - asc
+
+
+def composition_unrank(B: np.ndarray, rank: np.ndarray, s: np.ndarray, k: int, smax: int) -> np.ndarray:
+    """The compositions (N, k) of s into k parts with the descending-lexicographic ranks `rank`."""
+    w = compositions(B, s, k) - 1 - rank.astype(np.int64)      # ascending rank
+    r = s.astype(np.int64).copy()
+    out = np.zeros((rank.size, k), dtype=np.int64)
+    for i in range(k - 1):
+        kk = k - 1 - i
+        below_all = B[r + kk, kk]
+        xi = np.zeros_like(r)
+        for v in range(1, smax + 1):
+            xi += (v <= r) & (below_all - B[np.maximum(r - v, 0) + kk, kk] <= w)
+        w -= below_all - B[r - xi + kk, kk]
+        r -= xi
+        out[:, i] = xi
+    out[:, k - 1] = r
+    return out
+
+
+# ----------------------------------------------------------------------------- the partition
+
+
+@dataclass(frozen=True)
+class SectorPartition:
+    """Sectors, their owners and first rows, for `ranks` ranks (module docstring).
+
+    groups: the modes of each group (sorted by pos); sectors: TierOrderedHierarchy(G, depth), whose
+    ADO s is the sector with group sums sums[s]; owner[s], start[s] (its first global row),
+    count[s] (its ADOs); offsets[p]: rank p's first row (offsets[ranks] = all ADOs)."""
+
+    hier: TierOrderedHierarchy
+    ranks: int
+    groups: tuple[np.ndarray, ...]
+    pos: np.ndarray
+    sums: np.ndarray            # (n_sectors, G)
+    count: np.ndarray
+    owner: np.ndarray
+    start: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def build(cls, hier: TierOrderedHierarchy, modes: HierarchyModes, ranks: int,
+              max_sectors: int = MAX_SECTORS) -> "SectorPartition":
+        """The partition of `ranks` ranks (identical on every rank: pure and deterministic).
+        Raises CyclicMoves for modes that move in a cycle."""
+        if ranks < 1:
+            raise ValueError(f"ranks = {ranks}: need at least 1")
+        if modes.size != hier.n_modes:
+            raise ValueError("hierarchy and modes disagree on the number of modes")
+        L = hier.depth
+        groups = tuple(sector_groups(modes, L, max_sectors))
+        sec = TierOrderedHierarchy(len(groups), L)
+        if sec.size > 50 * max_sectors:
+            raise ValueError(f"{sec.size:,} sectors: too many to tabulate")
+        sums = sec.unrank(np.arange(sec.size)).astype(np.int64)
+        B = _binomials(L + hier.n_modes + 1, hier.n_modes + 1)
+        count = np.ones(sec.size, dtype=np.int64)
+        for g, members in enumerate(groups):
+            count *= compositions(B, sums[:, g], members.size)
+        tier = sums.sum(axis=1)
+        owner = np.zeros(sec.size, dtype=np.int64)
+        dims = _cut_order(modes, groups)
+        for t in range(L + 1):
+            a, b = int(sec.tier_offsets[t]), int(sec.tier_offsets[t + 1])
+            owner[a:b] = _bisect(sums[a:b] / max(t, 1), count[a:b], ranks, dims)
+        order = np.lexsort((np.arange(sec.size), -tier, owner))   # rank-major, tier L first
+        start = np.empty(sec.size, dtype=np.int64)
+        start[order] = np.concatenate([[0], np.cumsum(count[order])[:-1]])
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, weights=count, minlength=ranks))]).astype(np.int64)
+        return cls(hier, ranks, groups, mode_positions(modes), sums, count, owner, start, offsets)
+
+    # ------------------------------------------------------------------------ sizes
+
+    @property
+    def n_sectors(self) -> int:
+        return int(self.count.size)
+
+    @cached_property
+    def sector_hierarchy(self) -> TierOrderedHierarchy:
+        return TierOrderedHierarchy(len(self.groups), self.hier.depth)
+
+    @cached_property
+    def _B(self) -> np.ndarray:
+        return _binomials(self.hier.depth + self.hier.n_modes + 1, self.hier.n_modes + 1)
+
+    @cached_property
+    def _member(self) -> np.ndarray:
+        """(K, G) 0/1: mode j is in group g."""
+        m = np.zeros((self.hier.n_modes, len(self.groups)), dtype=np.int64)
+        for g, members in enumerate(self.groups):
+            m[members, g] = 1
+        return m
+
+    def sector_tier(self) -> np.ndarray:
+        return self.sums.sum(axis=1)
+
+    def tier_bounds(self, rank: int) -> np.ndarray:
+        """Local row bounds of rank's tiers L, L-1, ..., 0 (length depth + 2)."""
+        L = self.hier.depth
+        mine = self.owner == rank
+        per_tier = np.bincount(self.sector_tier()[mine], weights=self.count[mine], minlength=L + 1)
+        return np.concatenate([[0], np.cumsum(per_tier[::-1])]).astype(np.int64)
+
+    def ados(self, rank: int) -> int:
+        return int(self.offsets[rank + 1] - self.offsets[rank])
+
+    # ------------------------------------------------------------------------ numbering
+
+    def sector_of(self, idx: np.ndarray) -> np.ndarray:
+        """Sector numbers of the ADOs idx (N, K)."""
+        return self.sector_hierarchy.rank(np.asarray(idx, dtype=np.int64) @ self._member)
+
+    def rows_of(self, idx: np.ndarray) -> np.ndarray:
+        """Global rows of the ADOs idx (N, K) (module docstring: closed form)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        sums = idx @ self._member
+        sector = self.sector_hierarchy.rank(sums)
+        if np.any(sector < 0):
+            raise ValueError("ADO outside the hierarchy")
+        within = np.zeros(idx.shape[0], dtype=np.int64)
+        for g, members in enumerate(self.groups):
+            size = compositions(self._B, sums[:, g], members.size)
+            within = within * size + composition_rank(self._B, idx[:, members], sums[:, g])
+        return self.start[sector] + within
+
+    def local_ados(self, rank: int, lo: int, hi: int) -> np.ndarray:
+        """The multi-indices (hi - lo, K) of rank's local rows lo..hi-1, in row order."""
+        mine = np.nonzero(self.owner == rank)[0]
+        mine = mine[np.argsort(self.start[mine])]
+        first = self.start[mine] - self.offsets[rank]
+        local = np.arange(lo, hi, dtype=np.int64)
+        where = np.searchsorted(first, local, side="right") - 1
+        sector = mine[where]
+        within = local - first[where]
+        sums = self.sums[sector]
+        out = np.zeros((local.size, self.hier.n_modes), dtype=np.int64)
+        sizes = [compositions(self._B, sums[:, g], m.size) for g, m in enumerate(self.groups)]
+        for g in range(len(self.groups) - 1, -1, -1):
+            digit = within % sizes[g]
+            within //= sizes[g]
+            members = self.groups[g]
+            out[:, members] = composition_unrank(self._B, digit, sums[:, g], members.size, self.hier.depth)
+        return out
+
+    def owner_of_rows(self, rows: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.offsets, rows, side="right") - 1
+
+    # ------------------------------------------------------------------------ closed-form counts
+
+    def occupied(self, j: int) -> np.ndarray:
+        """ADOs with n_j > 0 in each sector."""
+        g = int(np.nonzero(self._member[j])[0][0])
+        k, s = self.groups[g].size, self.sums[:, g]
+        rest = self.count // np.maximum(compositions(self._B, s, k), 1)
+        return rest * (compositions(self._B, s, k) - compositions(self._B, s, k - 1))
+
+    def rank_counts(self, modes: HierarchyModes) -> "RankCounts":
+        """Per rank: ADOs, stored 4x4 coupling blocks by kind, and ghost ADOs (the off-rank ADOs its
+        rows couple to), in closed form from the sector table (no ADO is enumerated)."""
+        R, L = self.ranks, self.hier.depth
+        tier = self.sector_tier()
+        by = lambda w: np.bincount(self.owner, weights=w, minlength=R).astype(np.int64)   # noqa: E731
+        up = np.nonzero(modes.up)[0]
+        down = np.nonzero((modes.down_c != 0) | (modes.down_a != 0))[0]
+        below_top = np.where(tier < L, self.count, 0)
+        up_blocks = by(below_top * up.size)
+        occ = {j: self.occupied(j) for j in range(modes.size)}
+        zero = np.zeros(self.n_sectors, dtype=np.int64)
+        down_blocks = by(sum((occ[j] for j in down), zero))
+        parts = [int(modes.down_c[j] != 0) + int(modes.down_a[j] != 0) for j in down]
+        down_entries = by(sum((occ[j] * k for j, k in zip(down, parts)), zero))
+        move_blocks = by(sum((occ[j] for j, _ in move_pairs(modes)), zero))
+        return RankCounts(by(self.count), up_blocks, down_blocks, down_entries, move_blocks, self.ghosts(modes),
+                          self.level_rows(modes))
+
+    def ghosts(self, modes: HierarchyModes) -> np.ndarray:
+        """Per rank: off-rank ADOs its rows couple to. Up couplings of group g from sector s reach
+        the ADOs of s + e_g with some up-mode of g occupied; down couplings reach all of s - e_g."""
+        G, R, L = len(self.groups), self.ranks, self.hier.depth
+        sec, B = self.sector_hierarchy, self._B
+        tier = self.sector_tier()
+        up_modes = [np.intersect1d(g, np.nonzero(modes.up)[0]).size for g in self.groups]
+        down_any = [bool(np.any((modes.down_c[g] != 0) | (modes.down_a[g] != 0))) for g in self.groups]
+        keys, flags = [], []
+        for g in range(G):
+            e = np.zeros(G, dtype=np.int64)
+            e[g] = 1
+            if up_modes[g]:
+                src = np.nonzero(tier < L)[0]
+                dst = sec.rank(self.sums[src] + e)
+                keys.append(self.owner[src] * self.n_sectors + dst)
+                flags.append(np.full(src.size, 1 << g, dtype=np.int64))
+            if down_any[g]:
+                src = np.nonzero(self.sums[:, g] > 0)[0]
+                dst = sec.rank(self.sums[src] - e)
+                keys.append(self.owner[src] * self.n_sectors + dst)
+                flags.append(np.full(src.size, 1 << G, dtype=np.int64))
+        if not keys:
+            return np.zeros(R, dtype=np.int64)
+        key, flag = np.concatenate(keys), np.concatenate(flags)
+        rank, dst = np.divmod(key, self.n_sectors)
+        off = self.owner[dst] != rank
+        key, flag = key[off], flag[off]
+        order = np.argsort(key, kind="stable")
+        key, flag = key[order], flag[order]
+        first = np.concatenate([[True], key[1:] != key[:-1]]) if key.size else np.zeros(0, bool)
+        starts = np.nonzero(first)[0]
+        if starts.size == 0:
+            return np.zeros(R, dtype=np.int64)
+        flag = np.bitwise_or.reduceat(flag, starts)
+        rank, dst = np.divmod(key[starts], self.n_sectors)
+        reached = self.count[dst].copy()
+        unreached = np.ones(dst.size, dtype=np.int64)       # ADOs of dst with every reaching up-mode empty
+        for g, members in enumerate(self.groups):
+            s = self.sums[dst, g]
+            via = (flag >> g) & 1
+            empty = compositions(B, s, members.size - up_modes[g])
+            unreached *= np.where(via == 1, empty, compositions(B, s, members.size))
+        reached = np.where((flag >> G) & 1 == 1, reached, reached - unreached)
+        return np.bincount(rank, weights=reached, minlength=R).astype(np.int64)
+
+    def level_rows(self, modes: HierarchyModes) -> np.ndarray:
+        """Per rank: rows with at least one move (they are swept level by level)."""
+        pairs = move_pairs(modes)
+        if not pairs:
+            return np.zeros(self.ranks, dtype=np.int64)
+        sources = sorted({j for j, _ in pairs})
+        # rows with every source mode empty have no move
+        none = np.ones(self.n_sectors, dtype=np.int64)
+        for g, members in enumerate(self.groups):
+            k_src = np.intersect1d(members, sources).size
+            none *= compositions(self._B, self.sums[:, g], members.size - k_src)
+        return np.bincount(self.owner, weights=self.count - none, minlength=self.ranks).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class RankCounts:
+    """Per rank (arrays of length ranks): ADOs, off-diagonal 4x4 blocks by kind (a down block is
+    stored as one scalar per nonzero part, Lc or A), ghost ADOs, rows with moves."""
+
+    ados: np.ndarray
+    up_blocks: np.ndarray
+    down_blocks: np.ndarray
+    down_entries: np.ndarray     # stored scalars of the down blocks: one per nonzero Lc or A part
+    move_blocks: np.ndarray
+    ghosts: np.ndarray
+    move_rows: np.ndarray
+
+    @property
+    def blocks(self) -> np.ndarray:
+        return self.up_blocks + self.down_blocks + self.move_blocks
+
+
+# ----------------------------------------------------------------------------- bisection
+
+
+def _cut_order(modes: HierarchyModes, groups) -> list[int]:
+    """The order in which the bisection cuts the groups' coordinates: the largest groups (chains)
+    first, alternating baths among equally large groups."""
+    size = [g.size for g in groups]
+    bath = [int(modes.bath[g[0]]) for g in groups]
+    order = sorted(range(len(groups)), key=lambda c: (-size[c], c))
+    out, seen = [], set()
+    for c in order:
+        if c in seen:
+            continue
+        out.append(c)
+        seen.add(c)
+        for d in order:
+            if d not in seen and size[d] == size[c] and bath[d] != bath[c]:
+                out.append(d)
+                seen.add(d)
+                break
+    return out
+
+
+def _bisect(frac: np.ndarray, weight: np.ndarray, ranks: int, dims: list[int], level: int = 0) -> np.ndarray:
+    """Recursive coordinate bisection of one tier's sectors (coordinates: group sums / tier) into
+    `ranks` parts of about equal weight; sectors go whole to the side holding their midpoint."""
+    n = frac.shape[0]
+    if ranks == 1 or n == 0:
+        return np.zeros(n, dtype=np.int64)
+    half = ranks // 2
+    keys = tuple(frac[:, dims[(level + k) % len(dims)]] for k in range(len(dims) - 1, -1, -1))
+    o = np.lexsort(keys)
+    cw = np.cumsum(weight[o])
+    cut = int(np.searchsorted(cw - 0.5 * weight[o], cw[-1] * half / ranks))
+    out = np.empty(n, dtype=np.int64)
+    left, right = o[:cut], o[cut:]
+    out[left] = _bisect(frac[left], weight[left], half, dims, level + 1)
+    out[right] = half + _bisect(frac[right], weight[right], ranks - half, dims, level + 1)
+    return out
