@@ -31,7 +31,7 @@ def parse(argv):
     p.add_argument("--theta", type=float, default=0.7853981633974483)
     p.add_argument("--T1", type=float, default=1.0)
     p.add_argument("--T2", type=float, default=0.9)
-    p.add_argument("--method", default="iterative", choices=("auto", "direct", "iterative", "slepc"))
+    p.add_argument("--method", default="iterative", choices=("auto", "direct", "iterative", "slepc", "tier"))
     p.add_argument("--matrix-type", default="aij", choices=("aij", "baij"))
     p.add_argument("--modes", default="separate", choices=("separate", "merged"),
                    help="[hierarchy] modes: one index per basis function of C^R and of C^I, or per shared one")

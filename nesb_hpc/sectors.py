@@ -9,7 +9,7 @@ potential phi(n) = sum_j pos_j n_j.
 
 Sectors. Moves only exchange occupation between the modes of one connected component of the move
 graph (a "class"). For groups of modes that are unions of classes (``sector_groups``: the classes,
-coarsened only if there would be more than MAX_SECTORS sectors), the group sums sigma_g =
+coarsened only where the numbering's tables would exceed MAX_TABLE entries), the group sums sigma_g =
 sum_{j in g} n_j are conserved by every move: the ADOs with given sums form a "sector", closed
 under moves. Sectors are numbered as the ADOs of a G-mode hierarchy of the same depth
 (hierarchy.TierOrderedHierarchy(G, L).rank of the sums), so the sector table is small (C(G+L, L)
@@ -21,18 +21,21 @@ above and below tend to have the same owner), balancing ADOs: each rank holds a 
 tier (the tier sweep keeps every rank busy in every tier) and no move crosses ranks.
 
 Numbering (closed form; no global ADO -> row table). Rank p owns one contiguous range of rows:
-its tier L sectors, ..., its tier 0 sectors, each tier's sectors by sector number. Inside a sector
-the ADOs are ordered by a mixed-radix product over the groups of each group's composition rank,
-descending-lexicographic over the group's modes sorted by pos: a move takes one unit from mode j
-to a mode of larger pos, so the first coordinate that changes decreases and the ADO comes LATER.
-So every move points to a later row, and the row of any ADO is
+its tier L rows, ..., its tier 0 rows; inside a tier, by the move potential phi (ascending), then
+by sector number, then by a rank among the sector's ADOs of that phi (group by group: the group's
+share w_g of phi, then the group's composition among those of equal sums and weight, in
+descending-lexicographic order over the group's modes sorted by pos). So every move points to a
+later row (it raises phi), and each "level" of equal phi is a contiguous block of rows: the
+backward sweep solves a level at a time on contiguous slices. The row of any ADO is
 
-    row(n) = sector_start[sector(n)] + sum_g rank_g(n) prod_{g' > g} count_g'(sigma_g'),
+    row(n) = start[sector(n), phi(n)] + position of n among the ADOs of its sector and phi,
 
-computed from n alone (``SectorPartition.rows_of``): a rank enumerates its own ADOs and numbers
-their neighbours without a table of the whole problem. Per-rank counts of ADOs, stored blocks and
-ghost ADOs (off-rank neighbours) follow from the sector table in closed form (``rank_counts``):
-what the memory model (sizing.py) needs, without enumerating ADOs.
+both computed from n alone with small tables (per sector and phi: counts, first rows; per group:
+compositions by sum and weight), ``SectorPartition.rows_of``: a rank enumerates its own ADOs and
+numbers their neighbours without a table of the whole problem (MAX_TABLE bounds the tables).
+Per-rank counts of ADOs, stored blocks and ghost ADOs (off-rank neighbours) follow from the sector
+table in closed form (``rank_counts``): what the memory model (sizing.py) needs, without
+enumerating ADOs.
 """
 
 from __future__ import annotations
@@ -46,8 +49,10 @@ import numpy as np
 from .hierarchy import TierOrderedHierarchy
 from .liouvillian import HierarchyModes
 
-# Sector tables beyond this size are coarsened (fewer groups): 20 bytes per sector on every rank.
-MAX_SECTORS = 200_000
+# The numbering's tables (sectors x values of phi x (groups + 1) entries of 8 bytes, on every rank)
+# are kept below this many entries by coarsening the groups: 48 MiB at most; the paper's J, merged
+# modes, depth 16: 1.2M entries (9 MiB).
+MAX_TABLE = 6_000_000
 
 
 class CyclicMoves(ValueError):
@@ -109,12 +114,17 @@ def moves_are_acyclic(modes: HierarchyModes) -> bool:
     return True
 
 
-def sector_groups(modes: HierarchyModes, depth: int, max_sectors: int = MAX_SECTORS) -> list[np.ndarray]:
+def table_entries(n_groups: int, depth: int, max_pos: int) -> int:
+    """Entries of the numbering's tables for n_groups groups (module docstring)."""
+    return comb(n_groups + depth, depth) * (max_pos * depth + 1) * (n_groups + 1)
+
+
+def sector_groups(modes: HierarchyModes, depth: int, max_table: int = MAX_TABLE) -> list[np.ndarray]:
     """The groups of modes whose sums label the sectors, each sorted by (pos, mode).
 
-    The move classes; if they give more than max_sectors sectors (many single exponentials, e.g.
-    14 Pade terms per bath at low temperature), the single-mode classes of each bath are joined,
-    then each bath's modes, then all modes (one sector per tier)."""
+    The move classes; if their tables would exceed max_table entries (many single exponentials,
+    e.g. 14 Pade terms per bath at low temperature, or great depths), the single-mode classes of
+    each bath are joined, then each bath's modes, then all modes (one sector per tier)."""
     pos = mode_positions(modes)
     cls = mode_classes(modes)
     n_cls = int(cls.max()) + 1
@@ -126,9 +136,11 @@ def sector_groups(modes: HierarchyModes, depth: int, max_sectors: int = MAX_SECT
     joined = [m for m in members if m.size > 1] + [np.array(v) for _, v in sorted(singles.items())]
     per_bath = [np.nonzero(modes.bath == b)[0] for b in np.unique(modes.bath)]
     for groups in (members, joined, per_bath, [np.arange(modes.size)]):
-        if comb(len(groups) + depth, depth) <= max_sectors or len(groups) == 1:
+        if table_entries(len(groups), depth, int(pos.max())) <= max_table or len(groups) == 1:
             break
-    key = lambda g: (int(g.min()))                       # noqa: E731 - groups in the order of their modes
+    # groups without moves (all pos 0) first, then by their first mode: the numbering's sums over
+    # smaller shares of phi run over the groups with moves only (SectorPartition.rows_of)
+    key = lambda g: (int(pos[g].max()) > 0, int(g.min()))     # noqa: E731
     return [np.array(sorted(g.tolist(), key=lambda j: (pos[j], j)), dtype=np.int64) for g in sorted(groups, key=key)]
 
 
@@ -152,22 +164,9 @@ def compositions(B: np.ndarray, s, k: int):
     return B[s + k - 1, k - 1]
 
 
-def composition_rank(B: np.ndarray, x: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Descending-lexicographic rank of the compositions x (N, k) with sums s among all compositions
-    of s into k parts (the largest x_0 first; hierarchy.py's hockey-stick sums, reversed)."""
-    N, k = x.shape
-    r = s.astype(np.int64).copy()
-    asc = np.zeros(N, dtype=np.int64)
-    for i in range(k - 1):
-        kk = k - 1 - i
-        xi = x[:, i].astype(np.int64)
-        asc += B[r + kk, kk] - B[r - xi + kk, kk]
-        r -= xi
-    return compositions(B, s, k) - 1 - asc
-
-
 def composition_unrank(B: np.ndarray, rank: np.ndarray, s: np.ndarray, k: int, smax: int) -> np.ndarray:
-    """The compositions (N, k) of s into k parts with the descending-lexicographic ranks `rank`."""
+    """The compositions (N, k) of s into k parts with the descending-lexicographic ranks `rank`
+    (the largest first part first; hierarchy.py's hockey-stick sums, reversed)."""
     w = compositions(B, s, k) - 1 - rank.astype(np.int64)      # ascending rank
     r = s.astype(np.int64).copy()
     out = np.zeros((rank.size, k), dtype=np.int64)
@@ -184,16 +183,54 @@ def composition_unrank(B: np.ndarray, rank: np.ndarray, s: np.ndarray, k: int, s
     return out
 
 
+def weighted_compositions(p: np.ndarray, depth: int) -> np.ndarray:
+    """C[i, s, w]: compositions of s into the parts i .. k-1 with sum_m p_m x_m = w (p: (k,) >= 0)."""
+    k = p.size
+    W = int(p.max(initial=0)) * depth
+    C = np.zeros((k + 1, depth + 1, W + 1), dtype=np.int64)
+    C[k, 0, 0] = 1
+    for i in range(k - 1, -1, -1):
+        for x in range(depth + 1):
+            shift = int(p[i]) * x
+            if shift > W:
+                break
+            C[i, x:, shift:] += C[i + 1, :depth + 1 - x, :W + 1 - shift]
+    return C
+
+
+def weighted_rank(C: np.ndarray, p: np.ndarray, x: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Rank of the compositions x (N, k) among those with the same sum s and weight w = x . p,
+    descending-lexicographic (the largest x_0 first)."""
+    N, k = x.shape
+    smax = C.shape[1] - 1
+    W = C.shape[2] - 1
+    out = np.zeros(N, dtype=np.int64)
+    s, w = s.astype(np.int64).copy(), w.astype(np.int64).copy()
+    for i in range(k - 1):
+        xi = x[:, i]
+        for v in range(1, smax + 1):
+            rest_s, rest_w = s - v, w - int(p[i]) * v
+            ok = (v > xi) & (rest_s >= 0) & (rest_w >= 0)
+            if not ok.any():
+                continue
+            out += np.where(ok, C[i + 1, np.clip(rest_s, 0, smax), np.clip(rest_w, 0, W)], 0)
+        s -= xi
+        w -= int(p[i]) * xi
+    return out
+
+
 # ----------------------------------------------------------------------------- the partition
 
 
 @dataclass(frozen=True)
 class SectorPartition:
-    """Sectors, their owners and first rows, for `ranks` ranks (module docstring).
+    """Sectors, their owners and the numbering's tables, for `ranks` ranks (module docstring).
 
     groups: the modes of each group (sorted by pos); sectors: TierOrderedHierarchy(G, depth), whose
-    ADO s is the sector with group sums sums[s]; owner[s], start[s] (its first global row),
-    count[s] (its ADOs); offsets[p]: rank p's first row (offsets[ranks] = all ADOs)."""
+    ADO s is the sector with group sums sums[s]; owner[s], count[s] (its ADOs); start[s, v]: the
+    first row of its ADOs with phi = v; offsets[p]: rank p's first row (offsets[ranks] = all ADOs).
+    weights[g]: group g's compositions by (part, sum, weight) (weighted_compositions); suffix[g]
+    (g >= 1): per sector, the ADOs of groups g.. by their share of phi."""
 
     hier: TierOrderedHierarchy
     ranks: int
@@ -202,12 +239,14 @@ class SectorPartition:
     sums: np.ndarray            # (n_sectors, G)
     count: np.ndarray
     owner: np.ndarray
-    start: np.ndarray
+    start: np.ndarray           # (n_sectors, max phi + 1)
     offsets: np.ndarray
+    weights: tuple[np.ndarray, ...]
+    suffix: tuple[np.ndarray, ...]
 
     @classmethod
     def build(cls, hier: TierOrderedHierarchy, modes: HierarchyModes, ranks: int,
-              max_sectors: int = MAX_SECTORS) -> "SectorPartition":
+              max_table: int = MAX_TABLE) -> "SectorPartition":
         """The partition of `ranks` ranks (identical on every rank: pure and deterministic).
         Raises CyclicMoves for modes that move in a cycle."""
         if ranks < 1:
@@ -215,10 +254,9 @@ class SectorPartition:
         if modes.size != hier.n_modes:
             raise ValueError("hierarchy and modes disagree on the number of modes")
         L = hier.depth
-        groups = tuple(sector_groups(modes, L, max_sectors))
+        pos = mode_positions(modes)
+        groups = tuple(sector_groups(modes, L, max_table))
         sec = TierOrderedHierarchy(len(groups), L)
-        if sec.size > 50 * max_sectors:
-            raise ValueError(f"{sec.size:,} sectors: too many to tabulate")
         sums = sec.unrank(np.arange(sec.size)).astype(np.int64)
         B = _binomials(L + hier.n_modes + 1, hier.n_modes + 1)
         count = np.ones(sec.size, dtype=np.int64)
@@ -230,17 +268,40 @@ class SectorPartition:
         for t in range(L + 1):
             a, b = int(sec.tier_offsets[t]), int(sec.tier_offsets[t + 1])
             owner[a:b] = _bisect(sums[a:b] / max(t, 1), count[a:b], ranks, dims)
-        order = np.lexsort((np.arange(sec.size), -tier, owner))   # rank-major, tier L first
-        start = np.empty(sec.size, dtype=np.int64)
-        start[order] = np.concatenate([[0], np.cumsum(count[order])[:-1]])
+        # ADOs per sector and phi: suffix convolutions of the groups' weight distributions
+        W = int(pos.max(initial=0)) * L
+        weights = tuple(weighted_compositions(pos[m], L) for m in groups)
+        suffix: list = [None] * (len(groups) + 1)
+        acc = np.zeros((sec.size, W + 1), dtype=np.int64)
+        acc[:, 0] = 1
+        for g in range(len(groups) - 1, -1, -1):
+            N = weights[g][0][sums[:, g]]                  # (n_sectors, W_g + 1)
+            new = np.zeros_like(acc)
+            for w in range(N.shape[1]):
+                new[:, w:] += N[:, w, None] * acc[:, :W + 1 - w]
+            acc = new
+            suffix[g] = acc
+        per_phi = suffix[0]
+        # first rows: rank-major, tier L first, then phi, then sector
+        sec_idx, v = np.meshgrid(np.arange(sec.size), np.arange(W + 1), indexing="ij")
+        order = np.lexsort((sec_idx.ravel(), v.ravel(), -tier[sec_idx].ravel(), owner[sec_idx].ravel()))
+        flat = per_phi.ravel()[order]
+        start = np.empty(flat.size, dtype=np.int64)
+        start[order] = np.concatenate([[0], np.cumsum(flat)[:-1]])
         offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, weights=count, minlength=ranks))]).astype(np.int64)
-        return cls(hier, ranks, groups, mode_positions(modes), sums, count, owner, start, offsets)
+        return cls(hier, ranks, groups, pos, sums, count, owner, start.reshape(sec.size, W + 1), offsets,
+                   weights, tuple(suffix[1:len(groups)]))
 
     # ------------------------------------------------------------------------ sizes
 
     @property
     def n_sectors(self) -> int:
         return int(self.count.size)
+
+    def table_bytes(self) -> int:
+        """Bytes of the numbering's tables (on every rank)."""
+        return int(self.start.nbytes + sum(t.nbytes for t in self.suffix) + sum(t.nbytes for t in self.weights)
+                   + self.sums.nbytes + self.count.nbytes + self.owner.nbytes)
 
     @cached_property
     def sector_hierarchy(self) -> TierOrderedHierarchy:
@@ -277,40 +338,125 @@ class SectorPartition:
         """Sector numbers of the ADOs idx (N, K)."""
         return self.sector_hierarchy.rank(np.asarray(idx, dtype=np.int64) @ self._member)
 
+    @cached_property
+    def _group_tables(self) -> list:
+        """Per group: (TierOrderedHierarchy(k, L), share of phi, weighted rank) of every composition,
+        or None where that table would be large (the rank is then computed: weighted_rank)."""
+        L, out = self.hier.depth, []
+        for g, members in enumerate(self.groups):
+            h = TierOrderedHierarchy(members.size, L)
+            if h.size > 1 << 21:
+                out.append(None)
+                continue
+            x = h.unrank(np.arange(h.size)).astype(np.int64)
+            share = x @ self.pos[members]
+            out.append((h, share, weighted_rank(self.weights[g], self.pos[members], x, x.sum(axis=1), share)))
+        return out
+
+    @cached_property
+    def _pair_table(self) -> np.ndarray | None:
+        """T[s_a, s_b, u, w] = sum_{w' < w} N_a[s_a, w'] N_b[s_b, u - w'] for the last two groups a, b
+        if both have moves (N: compositions by sum and share of phi): their term of rows_of at once."""
+        G = len(self.groups)
+        if G < 2 or self.weights[G - 1].shape[2] == 1 or self.weights[G - 2].shape[2] == 1:
+            return None
+        Na, Nb = self.weights[G - 2][0], self.weights[G - 1][0]
+        L, W = self.hier.depth, self.start.shape[1] - 1
+        T = np.zeros((L + 1, L + 1, W + 1, Na.shape[1] + 1), dtype=np.int64)
+        for w in range(Na.shape[1]):
+            term = np.zeros((L + 1, L + 1, W + 1), dtype=np.int64)
+            span = min(W + 1 - w, Nb.shape[1])
+            term[:, :, w:w + span] = Na[:, None, w, None] * Nb[None, :, :span]
+            T[:, :, :, w + 1] = T[:, :, :, w] + term
+        return T
+
     def rows_of(self, idx: np.ndarray) -> np.ndarray:
         """Global rows of the ADOs idx (N, K) (module docstring: closed form)."""
         idx = np.asarray(idx, dtype=np.int64)
+        if idx.shape[0] > 1 << 16:
+            return np.concatenate([self.rows_of(idx[a:a + (1 << 16)]) for a in range(0, idx.shape[0], 1 << 16)])
         sums = idx @ self._member
         sector = self.sector_hierarchy.rank(sums)
         if np.any(sector < 0):
             raise ValueError("ADO outside the hierarchy")
-        within = np.zeros(idx.shape[0], dtype=np.int64)
+        G = len(self.groups)
+        tables, pair = self._group_tables, self._pair_table
+        share, rank = [], []
         for g, members in enumerate(self.groups):
-            size = compositions(self._B, sums[:, g], members.size)
-            within = within * size + composition_rank(self._B, idx[:, members], sums[:, g])
-        return self.start[sector] + within
+            x = idx[:, members]
+            if tables[g] is not None:
+                h, sh, rk = tables[g]
+                c = h.rank(x)
+                share.append(sh[c])
+                rank.append(rk[c])
+            else:
+                share.append(x @ self.pos[members])
+                rank.append(weighted_rank(self.weights[g], self.pos[members], x, sums[:, g], share[-1]))
+        phi = np.sum(share, axis=0)
+        W = self.start.shape[1] - 1
+        out = self.start[sector, phi].copy()
+        rest = phi
+        for g in range(G):
+            if g == G - 1:
+                out += rank[g]                                  # the rest of phi is the last group's
+                break
+            table = self.suffix[g]
 
-    def local_ados(self, rank: int, lo: int, hi: int) -> np.ndarray:
-        """The multi-indices (hi - lo, K) of rank's local rows lo..hi-1, in row order."""
-        mine = np.nonzero(self.owner == rank)[0]
-        mine = mine[np.argsort(self.start[mine])]
-        first = self.start[mine] - self.offsets[rank]
-        local = np.arange(lo, hi, dtype=np.int64)
+            def later(u, table=table):
+                return np.where(u >= 0, table[sector, np.clip(u, 0, W)], 0)
+
+            C = self.weights[g]
+            if g == G - 2 and pair is not None:
+                out += pair[sums[:, g], sums[:, g + 1], rest, share[g]]
+            elif C.shape[2] > 1:                                # sum over the smaller shares of phi
+                counts = C[0][sums[:, g]]
+                for w in range(counts.shape[1] - 1):
+                    ok = w < share[g]
+                    if ok.any():
+                        out += np.where(ok, counts[:, w] * later(rest - w), 0)
+            out += rank[g] * later(rest - share[g])
+            rest = rest - share[g]
+        return out
+
+    def tier_ados(self, rank: int, t: int) -> np.ndarray:
+        """The multi-indices (n, K) of rank's ADOs of tier t, in row order."""
+        mine = np.nonzero((self.owner == rank) & (self.sector_tier() == t))[0]
+        total = int(self.count[mine].sum())
+        if total == 0:
+            return np.zeros((0, self.hier.n_modes), dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(self.count[mine])[:-1]])
+        local = np.arange(total, dtype=np.int64)
         where = np.searchsorted(first, local, side="right") - 1
         sector = mine[where]
         within = local - first[where]
         sums = self.sums[sector]
-        out = np.zeros((local.size, self.hier.n_modes), dtype=np.int64)
+        out = np.zeros((total, self.hier.n_modes), dtype=np.int64)
         sizes = [compositions(self._B, sums[:, g], m.size) for g, m in enumerate(self.groups)]
         for g in range(len(self.groups) - 1, -1, -1):
             digit = within % sizes[g]
             within //= sizes[g]
-            members = self.groups[g]
-            out[:, members] = composition_unrank(self._B, digit, sums[:, g], members.size, self.hier.depth)
-        return out
+            out[:, self.groups[g]] = composition_unrank(self._B, digit, sums[:, g], self.groups[g].size,
+                                                        self.hier.depth)
+        rows = self.rows_of(out)
+        order = np.argsort(rows)
+        lo = self.offsets[rank] + self.tier_bounds(rank)[self.hier.depth - t]
+        if not np.array_equal(rows[order], lo + local):
+            raise AssertionError("the sector numbering is not a bijection onto the rank's rows")
+        return out[order]
 
     def owner_of_rows(self, rows: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.offsets, rows, side="right") - 1
+
+    def tier_of_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The tiers of the ADOs at global rows `rows`."""
+        rows = np.asarray(rows, dtype=np.int64)
+        owner = self.owner_of_rows(rows)
+        out = np.empty(rows.size, dtype=np.int64)
+        for q in np.unique(owner):
+            sel = owner == q
+            tb = self.tier_bounds(int(q))
+            out[sel] = self.hier.depth - (np.searchsorted(tb, rows[sel] - self.offsets[q], side="right") - 1)
+        return out
 
     # ------------------------------------------------------------------------ closed-form counts
 

@@ -17,8 +17,9 @@ nonzeros of 12 bytes per block. Columns are "extended" local indices: the rank's
 0 .. n-1, then its ghosts (off-rank rows its couplings reach), ordered by tier and global row, so
 one exchange per tier fills the ghosts a sweep step needs (tier_sweep.py). Every row of tier t < L
 holds all up entries of its bath in mode order, so the pivots' Schur updates are recovered from the
-up matrices alone (tier_sweep.TierSweep.setUp). Rows with moves are grouped in levels of the move
-potential phi (moves raise it), highest first: the order in which the backward sweep solves them.
+up matrices alone (tier_sweep.TierSweep.setUp). The moves of a tier are split into "levels" of
+equal move potential phi, contiguous rows in the sector numbering (moves raise phi): the backward
+sweep solves them level by level, highest first, on contiguous slices.
 The rows are the trace-fixed system's only through tier_sweep (which replaces rho_00's trace row,
 docs/heom.md s5); here they are L's.
 """
@@ -35,7 +36,7 @@ from .liouvillian import HierarchyModes
 from .pauli import BS, PauliBlocks
 from .sectors import SectorPartition, move_pairs
 
-CHUNK = 1 << 17   # rows built at a time (bounds the transient arrays: ~1 KB per row)
+CHUNK = 1 << 15   # rows built at a time (bounds the transient arrays: ~1 KB per row)
 
 
 @dataclass
@@ -47,13 +48,14 @@ class TierRows:
     r1: int
     up: list = field(default_factory=list)        # [(bath, modes (u,), M, S)]: S (n_t, ext), u entries per row
     down: list = field(default_factory=list)      # [(M, S)]
-    free: np.ndarray | None = None                # local rows without moves
-    levels: list = field(default_factory=list)    # [(local rows, S)]: rows with moves, phi descending
+    moves: list = field(default_factory=list)     # [S] (at most one): the tier's moves
+    levels: list = field(default_factory=list)    # [(a, b, S_ab)]: local rows [a, b) of equal phi and
+                                                  # their moves (views of moves[0]), phi ascending
 
     def matrices(self):
         yield from (S for *_, S in self.up)
         yield from (S for _, S in self.down)
-        yield from (S for _, S in self.levels)
+        yield from self.moves
 
 
 @dataclass
@@ -98,7 +100,7 @@ class SweepRows:
         out = self.d.nbytes + self.ghosts.nbytes
         for tr in self.tiers:
             out += sum(S.data.nbytes + S.indices.nbytes + S.indptr.nbytes for S in tr.matrices())
-            out += sum(rows.nbytes for rows, _ in tr.levels) + (tr.free.nbytes if tr.free is not None else 0)
+            out += sum(S.indptr.nbytes for _, _, S in tr.levels)
         return out
 
     def tier_rows(self, t: int) -> tuple[int, int]:
@@ -122,6 +124,8 @@ def build_sweep_rows(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: P
     off = modes.hop - np.diag(hop_diag)
     pairs = move_pairs(modes)
     ups = [np.array([j for j in np.nonzero(modes.up)[0] if modes.bath[j] == b], dtype=np.int64) for b in range(n_baths)]
+    up_modes = [int(j) for j in np.nonzero(modes.up)[0]]
+    down_modes = [int(j) for j in np.nonzero((modes.down_c != 0) | (modes.down_a != 0))[0]]
     downs = [(kind, b, np.array([j for j in range(K) if modes.bath[j] == b and coef[j] != 0], dtype=np.int64), M)
              for kind, coef, Ms in (("c", modes.down_c, pauli.Lc), ("a", modes.down_a, pauli.A))
              for b, M in enumerate(Ms)]
@@ -134,24 +138,30 @@ def build_sweep_rows(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: P
         up_parts = [[] for _ in ups]
         down_parts = [[] for _ in downs]
         move_parts, phi_parts = [], []
+        tier_idx = part.tier_ados(rank, t)
         for a in range(r0, r1, chunk):
             b = min(a + chunk, r1)
-            idx = part.local_ados(rank, a, b)
+            idx = tier_idx[a - r0:b - r0]
             d[a:b] = idx @ hop_diag
             if t == 0:
                 r00 = a
             phi_parts.append(idx @ part.pos)
+            # every neighbour of the chunk numbered in one call (rows_of's cost is per call)
+            shifts = ([("up", j, j) for j in up_modes] if t < L else [])
+            shifts += ([("down", j, j) for j in down_modes] + [("move", j, k) for j, k in pairs]) if t > 0 else []
+            nbr = _neighbour_rows(part, idx, shifts)
             if t < L:
                 for i, js in enumerate(ups):
                     if js.size:
-                        up_parts[i].append(_up_entries(part, idx, js, modes.up[js] * c[js]))
+                        up_parts[i].append(_up_entries(nbr, idx, js, modes.up[js] * c[js]))
             if t > 0:
                 for i, (_, _, js, _) in enumerate(downs):
                     if js.size:
                         coef = (modes.down_c if downs[i][0] == "c" else modes.down_a)[js] / c[js]
-                        down_parts[i].append(_down_entries(part, idx, js, coef))
+                        down_parts[i].append(_down_entries(nbr, idx, js, coef))
                 if pairs:
-                    move_parts.append(_move_entries(part, idx, pairs, off, c))
+                    move_parts.append(_move_entries(nbr, idx, pairs, off, c))
+            del nbr
         n_t = r1 - r0
         for i, js in enumerate(ups):
             if up_parts[i]:
@@ -161,9 +171,18 @@ def build_sweep_rows(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: P
             if down_parts[i]:
                 tr.down.append((M, _csr(down_parts[i], n_t)))
         if move_parts:
-            _split_levels(tr, _csr(move_parts, n_t), np.concatenate(phi_parts))
+            tr.moves.append(_csr(move_parts, n_t))
+            phi = np.concatenate(phi_parts)
+            if np.any(np.diff(phi) < 0):
+                raise AssertionError("the rows of a tier are not in the order of the move potential")
+            cuts = np.concatenate([[0], np.nonzero(np.diff(phi))[0] + 1, [n_t]])
+            tr.levels = [(r0 + int(a), r0 + int(b), None) for a, b in zip(cuts[:-1], cuts[1:])]
+        del tier_idx
         tiers.append(tr)
     ghosts, gtb = _extend_columns(part, rank, tiers, row0, n)
+    for tr in tiers:
+        if tr.moves:
+            tr.levels = [(a, b, _row_slice(tr.moves[0], a - tr.r0, b - tr.r0)) for a, b, _ in tr.levels]
     rows = SweepRows(rank, part.ranks, n, row0, hier.size, L, tiers, d, ghosts, gtb, r00,
                      pauli.conserved_direction() is not None, pauli.LH.copy(), c.copy(), modes.up.copy(),
                      np.array([modes.down_block(j, pauli) for j in range(K)]), pauli.Lc.copy())
@@ -171,47 +190,54 @@ def build_sweep_rows(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: P
     return rows
 
 
-def _up_entries(part, idx, js, coef):
+def _neighbour_rows(part: SectorPartition, idx: np.ndarray, shifts) -> dict:
+    """Global rows of the neighbours of the ADOs idx: {("up", j, j): n + e_j, ("down", j, j): n - e_j,
+    ("move", j, k): n - e_j + e_k}, -1 where the neighbour does not exist (n_j = 0 for the last two)."""
+    shifted, where = [], []
+    for kind, j, k in shifts:
+        sel = np.ones(idx.shape[0], dtype=bool) if kind == "up" else idx[:, j] > 0
+        nb = idx[sel].copy()
+        if kind == "up":
+            nb[:, j] += 1
+        else:
+            nb[:, j] -= 1
+            if kind == "move":
+                nb[:, k] += 1
+        shifted.append(nb)
+        where.append(sel)
+    rows = part.rows_of(np.concatenate(shifted)) if shifted else np.zeros(0, dtype=np.int64)
+    out, at = {}, 0
+    for key, sel in zip(shifts, where):
+        col = np.full(idx.shape[0], -1, dtype=np.int64)
+        m = int(sel.sum())
+        col[sel] = rows[at:at + m]
+        at += m
+        out[key] = col
+    return out
+
+
+def _up_entries(nbr: dict, idx, js, coef):
     """(counts per row, global columns, values) of the up couplings of modes js (every row has all)."""
-    cols = np.empty((idx.shape[0], js.size), dtype=np.int64)
-    vals = np.empty((idx.shape[0], js.size))
-    for i, j in enumerate(js):
-        nb = idx.copy()
-        nb[:, j] += 1
-        cols[:, i] = part.rows_of(nb)
-        vals[:, i] = coef[i] * np.sqrt(idx[:, j] + 1.0)
+    cols = np.stack([nbr[("up", int(j), int(j))] for j in js], axis=1)
+    vals = coef[None, :] * np.sqrt(idx[:, js] + 1.0)
     return np.full(idx.shape[0], js.size, dtype=np.int64), cols.ravel(), vals.ravel()
 
 
-def _down_entries(part, idx, js, coef):
+def _down_entries(nbr: dict, idx, js, coef):
     """The down couplings of modes js (coefficient coef_j sqrt(n_j)), where n_j > 0."""
     occ = idx[:, js] > 0
-    cols = np.full(occ.shape, -1, dtype=np.int64)
-    vals = np.zeros(occ.shape)
-    for i, j in enumerate(js):
-        sel = occ[:, i]
-        if sel.any():
-            nb = idx[sel].copy()
-            nb[:, j] -= 1
-            cols[sel, i] = part.rows_of(nb)
-            vals[sel, i] = coef[i] * np.sqrt(idx[sel, j])
+    cols = np.stack([nbr[("down", int(j), int(j))] for j in js], axis=1)
+    vals = coef[None, :] * np.sqrt(idx[:, js])
     return occ.sum(axis=1), cols[occ], vals[occ]
 
 
-def _move_entries(part, idx, pairs, off, c):
+def _move_entries(nbr: dict, idx, pairs, off, c):
     """The moves n -> n - e_j + e_k, where n_j > 0."""
     src = np.array([j for j, _ in pairs])
+    dst = np.array([k for _, k in pairs])
     occ = idx[:, src] > 0
-    cols = np.full(occ.shape, -1, dtype=np.int64)
-    vals = np.zeros(occ.shape)
-    for i, (j, k) in enumerate(pairs):
-        sel = occ[:, i]
-        if sel.any():
-            nb = idx[sel].copy()
-            nb[:, j] -= 1
-            nb[:, k] += 1
-            cols[sel, i] = part.rows_of(nb)
-            vals[sel, i] = np.sqrt(idx[sel, j] * (idx[sel, k] + 1.0)) * off[j, k] * c[k] / c[j]
+    cols = np.stack([nbr[("move", j, k)] for j, k in pairs], axis=1)
+    vals = np.sqrt(idx[:, src] * (idx[:, dst] + 1.0)) * (off[src, dst] * c[dst] / c[src])[None, :]
     return occ.sum(axis=1), cols[occ], vals[occ]
 
 
@@ -225,30 +251,20 @@ def _csr(parts, n_t: int) -> sp.csr_matrix:
     return S
 
 
-def _split_levels(tr: TierRows, S: sp.csr_matrix, phi: np.ndarray) -> None:
-    """Rows without moves (solved at once), then the rows with moves by phi, highest first."""
-    has = np.diff(S.indptr) > 0
-    tr.free = (tr.r0 + np.nonzero(~has)[0]).astype(np.int64)
-    moving = np.nonzero(has)[0]
-    order = moving[np.argsort(-phi[moving], kind="stable")]
-    values = phi[order]
-    cuts = np.concatenate([[0], np.nonzero(np.diff(values))[0] + 1, [order.size]])
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        rows = order[a:b]
-        tr.levels.append(((tr.r0 + rows).astype(np.int64), S[rows]))
+def _row_slice(S: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:
+    """Rows [a, b) of S, sharing its values and columns (a new row pointer only)."""
+    ia, ib = int(S.indptr[a]), int(S.indptr[b])
+    return sp.csr_matrix((S.data[ia:ib], S.indices[ia:ib], S.indptr[a:b + 1] - ia), shape=(b - a, S.shape[1]))
 
 
 def _extend_columns(part: SectorPartition, rank: int, tiers: list, row0: int, n: int):
     """Replace the global columns of every matrix by extended local ones (own rows, then ghosts by
     tier and row); returns (ghost global rows, ghost tier bounds)."""
-    mats = [(tr, kind, i) for tr in tiers for kind in ("up", "down", "levels") for i in range(len(getattr(tr, kind)))]
+    mats = [(tr, kind, i) for tr in tiers for kind in ("up", "down", "moves") for i in range(len(getattr(tr, kind)))]
     off = [S.indices[(S.indices < row0) | (S.indices >= row0 + n)]
            for tr in tiers for S in tr.matrices()]
     ghosts = np.unique(np.concatenate(off)) if off else np.zeros(0, dtype=np.int64)
-    # tier of each ghost: the sector holding its row
-    by_start = np.argsort(part.start)
-    sector = by_start[np.searchsorted(part.start[by_start], ghosts, side="right") - 1]
-    g_tier = part.sector_tier()[sector] if ghosts.size else np.zeros(0, dtype=np.int64)
+    g_tier = part.tier_of_rows(ghosts)
     order = np.lexsort((ghosts, g_tier))
     ghosts, g_tier = ghosts[order], g_tier[order]
     gtb = np.searchsorted(g_tier, np.arange(part.hier.depth + 2)).astype(np.int64)
@@ -267,7 +283,7 @@ def _extend_columns(part: SectorPartition, rank: int, tiers: list, row0: int, n:
 
     for tr, kind, i in mats:
         entry = getattr(tr, kind)[i]
-        S = entry[-1]
+        S = entry[-1] if isinstance(entry, tuple) else entry
         S = sp.csr_matrix((S.data, ext(S.indices), S.indptr.astype(np.int32)), shape=(S.shape[0], ext_size))
-        getattr(tr, kind)[i] = (*entry[:-1], S)
+        getattr(tr, kind)[i] = (*entry[:-1], S) if isinstance(entry, tuple) else S
     return ghosts, gtb
