@@ -95,7 +95,7 @@ class TierSweep:
     def operator(self) -> PETSc.Mat:
         """Collective: the MatShell (the caller destroys it before calling free())."""
         size = (BS * self.n, BS * self.rows.n_ados)
-        A = PETSc.Mat().createPython((size, size), context=self, comm=self.comm)
+        A = PETSc.Mat().createPython((size, size), context=_Operator(self), comm=self.comm)
         A.setUp()
         return A
 
@@ -213,6 +213,17 @@ class TierSweep:
         for v in self.W + self.G:
             v.destroy()
         self.scatter, self.scatter_all, self.W, self.G = [], None, [], []
+
+
+class _Operator:
+    """The MatShell's context: the operator alone (a context's setUp is called by MatSetUp too, so
+    the preconditioner's cannot be the matrix's)."""
+
+    def __init__(self, sweep: TierSweep):
+        self.sweep = sweep
+
+    def mult(self, mat, x, y) -> None:
+        self.sweep.mult(mat, x, y)
 
 
 def _invert(D: np.ndarray) -> np.ndarray:

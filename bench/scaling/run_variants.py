@@ -29,7 +29,6 @@ from _common import NESB_PYTHON, REPO, available_gib, last_json, machine, run_bo
 
 RESULTS = HERE / "results.json"
 POINT = str(BENCH / "_point.py")
-TIER = str(HERE / "tier_point.py")
 
 # name -> (worker, extra worker args, PETSc options)
 VARIANTS: dict[str, tuple[str, list[str], list[str]]] = {
@@ -53,6 +52,14 @@ VARIANTS: dict[str, tuple[str, list[str], list[str]]] = {
     "ibcgs": (POINT, [], ["-nesb_ksp_type", "ibcgs"]),
     "tfqmr": (POINT, [], ["-nesb_ksp_type", "tfqmr"]),
     "gcr": (POINT, [], ["-nesb_ksp_type", "gcr"]),
+    # the production tier route (method = "tier": nesb_hpc.sectors / sweep_rows / tier_sweep) and its
+    # Krylov variants; "tier" alone is the route's default (GMRES(30))
+    "tier": (POINT, ["--method", "tier"], []),
+    "tier_g50": (POINT, ["--method", "tier"], ["-nesb_ksp_gmres_restart", "50"]),
+    "tier_g100": (POINT, ["--method", "tier"], ["-nesb_ksp_gmres_restart", "100"]),
+    "tier_g100mgs": (POINT, ["--method", "tier"], ["-nesb_ksp_gmres_restart", "100", "-nesb_ksp_gmres_modifiedgramschmidt"]),
+    "tier_bcgs": (POINT, ["--method", "tier"], ["-nesb_ksp_type", "bcgs"]),
+    "tier_fgmres30": (POINT, ["--method", "tier"], ["-nesb_ksp_type", "fgmres"]),
 }
 
 
@@ -82,7 +89,7 @@ def reference(alpha, depth, theta, delta, modes, n_bose):
 
 
 def run_one(variant, ranks, alpha, depth, theta, delta, modes, n_bose, args, extra=()):
-    worker, wargs, petsc = VARIANTS[variant] if variant in VARIANTS else (TIER, ["--variant", variant], [])
+    worker, wargs, petsc = VARIANTS[variant]
     cmd = ["nice", "-n", "10", "mpirun", "-n", str(ranks), str(NESB_PYTHON), worker, "--alpha", repr(alpha),
            "--depth", str(depth), "--theta", repr(theta), "--delta", repr(delta), "--modes", modes,
            "--n-bose", str(n_bose), *wargs, *extra, "--", *petsc]
