@@ -112,9 +112,13 @@ class Route:
     krylov_cap: int | None = None
     restart: int = 100
 
-    def krylov_vectors(self, restart: int | None = None, iterations: int | None = None) -> int:
+    def krylov_vectors(self, restart: int | None = None, iterations: int | None = None,
+                       ksp_type: str | None = None) -> int:
         """GMRES basis vectors the memory model counts: the restart (the input's, else the
-        route's) a priori, capped; or min(iterations, that) for a finished solve."""
+        route's) a priori, capped; or min(iterations, that) for a finished solve. A BiCG-type
+        method (ksp_type in BICG_TYPES) keeps BICG_VECTORS instead, whatever the iterations."""
+        if ksp_type in BICG_TYPES:
+            return BICG_VECTORS
         restart = self.restart if restart is None else restart
         k = restart if self.krylov_cap is None else min(restart, self.krylov_cap)
         return k if iterations is None else min(iterations, k)
@@ -134,6 +138,7 @@ METHODS = (*ROUTES, AUTO)
 # the Krylov methods of the BiCG family: they break down from x0 = 0 on b = e_0 (the shadow
 # residual sees one entry), so the solves start them from x0 = M^{-1} b (steady_state.py)
 BICG_TYPES = ("bcgs", "ibcgs", "fbcgs", "fbcgsr", "pipebcgs", "bcgsl", "tfqmr", "qmrcgs")
+BICG_VECTORS = 4      # beyond sizing.KRYLOV_EXTRA_VECTORS: BiCGStab's ~10 vectors (measured, tier route)
 
 
 def choose_route(method: str, n_unknowns: int, ranks: int = 1, acyclic: bool = True) -> Route:

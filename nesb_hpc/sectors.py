@@ -115,8 +115,10 @@ def moves_are_acyclic(modes: HierarchyModes) -> bool:
 
 
 def table_entries(n_groups: int, depth: int, max_pos: int) -> int:
-    """Entries of the numbering's tables for n_groups groups (module docstring)."""
-    return comb(n_groups + depth, depth) * (max_pos * depth + 1) * (n_groups + 1)
+    """Entries of the numbering's tables for n_groups groups (module docstring): per sector and
+    value of phi, the first rows and the groups' suffix counts; the last two groups' pair table."""
+    W = max_pos * depth + 1
+    return comb(n_groups + depth, depth) * W * n_groups + (depth + 1) ** 2 * W * W
 
 
 def sector_groups(modes: HierarchyModes, depth: int, max_table: int = MAX_TABLE) -> list[np.ndarray]:
@@ -136,7 +138,7 @@ def sector_groups(modes: HierarchyModes, depth: int, max_table: int = MAX_TABLE)
     joined = [m for m in members if m.size > 1] + [np.array(v) for _, v in sorted(singles.items())]
     per_bath = [np.nonzero(modes.bath == b)[0] for b in np.unique(modes.bath)]
     for groups in (members, joined, per_bath, [np.arange(modes.size)]):
-        if table_entries(len(groups), depth, int(pos.max())) <= max_table or len(groups) == 1:
+        if table_entries(len(groups), depth, int(pos.max(initial=0))) <= max_table or len(groups) == 1:
             break
     # groups without moves (all pos 0) first, then by their first mode: the numbering's sums over
     # smaller shares of phi run over the groups with moves only (SectorPartition.rows_of)
@@ -300,8 +302,11 @@ class SectorPartition:
 
     def table_bytes(self) -> int:
         """Bytes of the numbering's tables (on every rank)."""
+        pair = self._pair_table
+        groups = sum(sum(a.nbytes for a in t[1:]) for t in self._group_tables if t is not None)
         return int(self.start.nbytes + sum(t.nbytes for t in self.suffix) + sum(t.nbytes for t in self.weights)
-                   + self.sums.nbytes + self.count.nbytes + self.owner.nbytes)
+                   + self.sums.nbytes + self.count.nbytes + self.owner.nbytes + groups
+                   + (pair.nbytes if pair is not None else 0))
 
     @cached_property
     def sector_hierarchy(self) -> TierOrderedHierarchy:

@@ -36,7 +36,7 @@ from .liouvillian import HierarchyModes
 from .pauli import BS, PauliBlocks
 from .sectors import SectorPartition, move_pairs
 
-CHUNK = 1 << 15   # rows built at a time (bounds the transient arrays: ~1 KB per row)
+CHUNK = 1 << 13   # rows built at a time (bounds the transient arrays: ~1 KB per row)
 
 
 @dataclass
