@@ -21,11 +21,12 @@ from .bath.decomposition import BathDecomposition
 from .liouvillian import build_block_rows, impose_steady_state_conditions
 from .noise import NoiseResult, counting_statistics
 from .observables import SteadyStateObservables, observable_indices, steady_state_observables
-from .partition import count_nonzeros, matrix_index, ownership, process_range, reverse_numbering, steady_state_rhs
+from .partition import (MatrixNumbering, count_nonzeros, ownership, process_range, reverse_numbering,
+                        steady_state_rhs)
 from .pauli import BS
 from .problem import HierarchySpec, Problem
 from .routes import Route, SolverSettings, choose_route
-from .sectors import SectorPartition, moves_are_acyclic
+from .sectors import SectorNumbering, SectorPartition, moves_are_acyclic
 from .steady_state import LinearSolver, SolveReport, solve
 from .sweep_rows import build_sweep_rows
 from .tier_sweep import TierSweep
@@ -105,8 +106,8 @@ def solve_point(comm, baths: list[BathDecomposition], coupling_vectors: np.ndarr
     baths: one decomposition per bath (C^R, C^I bases); coupling_vectors: (n_baths, 3) unit Bloch
     vectors of V_b; delta: half gap (H_S = delta sz). noise: also the zero-frequency noise of the
     baths' energies and their cross terms (noise.counting_statistics: one extra solve per counted
-    bath with the steady state's KSP; "trace_fixed" routes only); True counts every bath, a tuple
-    of bath indices only those (e.g. (0,): S1 alone, one solve).
+    bath with the steady state's KSP); True counts every bath, a tuple
+    of bath indices only those (e.g. (0,): S1 alone, one solve). Every route but "slepc".
     """
     return solve_problem(comm, Problem.of(baths, coupling_vectors, delta, hierarchy), settings, noise)
 
@@ -128,9 +129,9 @@ def solve_prepared(comm, prepared: PreparedPoint, settings: SolverSettings,
     hier, modes, pauli = problem.hier, problem.modes, problem.pauli
     counted = tuple(range(len(problem.baths))) if noise is True else tuple(noise or ())
     # checked the same way on every rank, before any collective
-    if counted and route.system != "trace_fixed":
-        raise ValueError(f"noise needs a linear route that solves the assembled steady-state matrix "
-                         f"(\"direct\", \"iterative\"), not {route.name!r}: its extra solves use that matrix")
+    if counted and route.system == "null_vector":
+        raise ValueError(f"noise needs a linear route that solves the steady-state system (e.g. \"direct\", "
+                         f"\"iterative\", \"tier\"), not {route.name!r}: its extra solves use that system")
     if any(not 0 <= b < len(problem.baths) for b in counted):
         raise ValueError(f"noise = {noise!r}: bath indices must be in 0..{len(problem.baths) - 1}")
     t_rows = time.perf_counter()
@@ -141,21 +142,20 @@ def solve_prepared(comm, prepared: PreparedPoint, settings: SolverSettings,
             sweep = TierSweep(comm, p.rows)
             A = sweep.operator()
             nonzeros = count_nonzeros(hier, modes, pauli)[1]   # the Liouvillian's, as AIJ would store it
-            rows_of = _sector_rows(p.partition, hier)
+            numbering = SectorNumbering(p.partition, comm.rank)
         else:
             # this rank's ADO range in the tier numbering (the rows are held in the matrix numbering)
-            lo, hi = hier.size - p.rows.hi, hier.size - p.rows.lo
+            numbering = MatrixNumbering(hier, hier.size - p.rows.hi, hier.size - p.rows.lo)
             A, info = assemble_matrix(comm, p.rows, hier.size, problem.spec.matrix_type)
             p.rows = None  # freed before the solver allocates
             if info.mallocs:
                 raise AssertionError(f"{info.mallocs} mallocs during assembly: preallocation is wrong")
             nonzeros = comm.tompi4py().allreduce(info.nonzeros_local)
-            rows_of = _matrix_rows(hier)
         t_asm = time.perf_counter()
         b = vector_from_local(comm, p.rhs, BS * hier.size) if route.system != "null_vector" else None
         try:
-            if counted:                    # keep the KSP (its LU or ILU) for the noise's solves
-                solver = LinearSolver(A, route.name, settings)
+            if counted:                    # keep the KSP (its LU, ILU or sweep) for the noise's solves
+                solver = LinearSolver(A, route.name, settings, sweep)
                 x, report = solver.solve(b)
             else:
                 x, report = solve(A, b, route, settings, sweep)
@@ -165,9 +165,9 @@ def solve_prepared(comm, prepared: PreparedPoint, settings: SolverSettings,
         t_solve = time.perf_counter()
         wanted = observable_indices(hier)                     # ADO-ordered scalar indices
         ado, component = np.divmod(wanted, BS)
-        y = gather_entries(x, BS * rows_of(ado) + component)
+        y = gather_entries(x, BS * numbering.rows_of(hier.unrank(ado)) + component)
         if counted and report.converged:
-            noise_result = counting_statistics(comm, solver, x, hier, modes, pauli, lo, hi,
+            noise_result = counting_statistics(comm, solver, x, hier, modes, pauli, numbering,
                                                problem.spec.matrix_type, counted)
     finally:
         for obj in (solver, x, A):
@@ -196,16 +196,6 @@ def solve_prepared(comm, prepared: PreparedPoint, settings: SolverSettings,
     status = "ok" if report.converged else "failed"
     return PointResult(currents, obs, report, hier.size, BS * hier.size, int(nonzeros), modes.size,
                        timings, mpi.allreduce(peak_rss_mb(), op=_max()), status, noise_result)
-
-
-def _matrix_rows(hier):
-    """ADO numbers -> rows of the assembled matrix (numbered top tier first)."""
-    return lambda ado: matrix_index(ado, hier.size)
-
-
-def _sector_rows(part: SectorPartition, hier):
-    """ADO numbers -> rows of the tier route (the sector partition's closed-form numbering)."""
-    return lambda ado: part.rows_of(hier.unrank(np.asarray(ado)))
 
 
 def _max():

@@ -552,6 +552,25 @@ class SectorPartition:
 
 
 @dataclass(frozen=True)
+class SectorNumbering:
+    """One rank's rows in the tier route's numbering (the partition's; cf. partition.MatrixNumbering)."""
+
+    part: SectorPartition
+    rank: int
+
+    def row_range(self) -> tuple[int, int]:
+        return int(self.part.offsets[self.rank]), int(self.part.offsets[self.rank + 1])
+
+    def local_ados(self) -> np.ndarray:
+        """The multi-indices of this rank's rows, in row order (tier L first)."""
+        L = self.part.hier.depth
+        return np.concatenate([self.part.tier_ados(self.rank, t) for t in range(L, -1, -1)])
+
+    def rows_of(self, idx: np.ndarray) -> np.ndarray:
+        return self.part.rows_of(idx)
+
+
+@dataclass(frozen=True)
 class RankCounts:
     """Per rank (arrays of length ranks): ADOs, off-diagonal 4x4 blocks by kind (a down block is
     stored as one scalar per nonzero part, Lc or A), ghost ADOs, rows with moves."""

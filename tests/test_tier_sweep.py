@@ -12,8 +12,10 @@ Oracles:
   solves use rtol = 1e-14 (true residuals ~1e-15): at the default 1e-12 the current's relative
   error reaches ~1e-10 at alpha = 0.05, where it is ~1e-5 of the ADOs' scale (measured: up to
   8.5e-11 against LU at rtol 1e-12, <= 5.4e-12 at 1e-14; the iterative route's is 1.2e-10);
+- the noise (one extra solve per bath with the route's operator and sweep) equals the direct
+  route's (1e-8);
 - an underdamped bath (cyclic moves) is refused while the rows are prepared, before any collective
-  call; noise is refused with the route before any collective call.
+  call.
 """
 
 from __future__ import annotations
@@ -223,11 +225,25 @@ def test_cyclic_moves_are_refused_while_preparing():
     assert prepare_point(paper_problem("merged", 6), SolverSettings(method="auto"), 2, 0).route.name == "tier"
 
 
-def test_noise_is_refused_with_the_tier_route_before_any_collective():
+@pytest.mark.mpi
+@pytest.mark.parametrize("form, theta", [("merged", np.pi / 4), ("separate", 0.0)])
+def test_noise_with_the_tier_route(form, theta):
+    """The counting statistics' extra solves reuse the tier route's operator and sweep, with L_a'
+    built in the sector numbering (noise.py): S1, S2, <<Q1 Q2>> as the direct route's (1e-8)."""
+    point = dict(alpha=0.5, theta=theta, delta=0.1, depth=4 if form == "merged" else 2, modes=form, noise=True,
+                 rtol=TIGHT)
+    tier = paper_point(COMM, method="tier", **point)
+    direct = paper_point(COMM, method="direct", **point)
+    assert tier.noise.status == "ok" and all(r.method == "tier" for r in tier.noise.reports)
+    assert np.max(np.abs(tier.noise.second - direct.noise.second)) <= 1e-8 * np.max(np.abs(direct.noise.second))
+    assert np.max(np.abs(tier.noise.first - direct.noise.first)) <= 1e-9 * np.max(np.abs(direct.noise.first))
+
+
+def test_noise_is_refused_with_the_slepc_route_before_any_collective():
     problem = paper_problem("merged", 3)
-    prepared = prepare_point(problem, SolverSettings(method="tier"), 1, 0)
+    prepared = prepare_point(problem, SolverSettings(method="slepc"), 1, 0)
     with pytest.raises(ValueError, match="noise needs"):
-        solve_prepared(MPI.COMM_SELF, prepared, SolverSettings(method="tier"), noise=True)
+        solve_prepared(MPI.COMM_SELF, prepared, SolverSettings(method="slepc"), noise=True)
 
 
 @pytest.mark.mpi
