@@ -9,7 +9,7 @@ potential phi(n) = sum_j pos_j n_j.
 
 Sectors. Moves only exchange occupation between the modes of one connected component of the move
 graph (a "class"). For groups of modes that are unions of classes (``sector_groups``: the classes,
-coarsened only where the numbering's tables would exceed MAX_TABLE entries), the group sums sigma_g =
+coarsened only where the numbering's tables would exceed MAX_TABLE bytes), the group sums sigma_g =
 sum_{j in g} n_j are conserved by every move: the ADOs with given sums form a "sector", closed
 under moves. Sectors are numbered as the ADOs of a G-mode hierarchy of the same depth
 (hierarchy.TierOrderedHierarchy(G, L).rank of the sums), so the sector table is small (C(G+L, L)
@@ -49,10 +49,11 @@ import numpy as np
 from .hierarchy import TierOrderedHierarchy
 from .liouvillian import HierarchyModes
 
-# The numbering's tables (sectors x values of phi x (groups + 1) entries of 8 bytes, on every rank)
-# are kept below this many entries by coarsening the groups: 48 MiB at most; the paper's J, merged
-# modes, depth 16: 1.2M entries (9 MiB).
-MAX_TABLE = 6_000_000
+# The numbering's tables (per sector and value of phi: first rows, 8 bytes, and the groups' suffix
+# counts, 4 bytes; the last two groups' pair table, 4 bytes per entry), on every rank, are kept
+# below this many bytes by coarsening the groups. The paper's J, merged modes: 7 MiB at depth 16,
+# 36 MiB at depth 23 (92.6M ADOs).
+MAX_TABLE = 64 * 2**20
 
 
 class CyclicMoves(ValueError):
@@ -114,17 +115,17 @@ def moves_are_acyclic(modes: HierarchyModes) -> bool:
     return True
 
 
-def table_entries(n_groups: int, depth: int, max_pos: int) -> int:
-    """Entries of the numbering's tables for n_groups groups (module docstring): per sector and
-    value of phi, the first rows and the groups' suffix counts; the last two groups' pair table."""
+def table_size(n_groups: int, depth: int, max_pos: int) -> int:
+    """Bytes of the numbering's tables for n_groups groups (MAX_TABLE): per sector and value of
+    phi, the first rows and the groups' suffix counts; the last two groups' pair table."""
     W = max_pos * depth + 1
-    return comb(n_groups + depth, depth) * W * n_groups + (depth + 1) ** 2 * W * W
+    return comb(n_groups + depth, depth) * W * (8 + 4 * (n_groups - 1)) + 4 * (depth + 1) ** 2 * W * W
 
 
 def sector_groups(modes: HierarchyModes, depth: int, max_table: int = MAX_TABLE) -> list[np.ndarray]:
     """The groups of modes whose sums label the sectors, each sorted by (pos, mode).
 
-    The move classes; if their tables would exceed max_table entries (many single exponentials,
+    The move classes; if their tables would exceed max_table bytes (many single exponentials,
     e.g. 14 Pade terms per bath at low temperature, or great depths), the single-mode classes of
     each bath are joined, then each bath's modes, then all modes (one sector per tier)."""
     pos = mode_positions(modes)
@@ -138,7 +139,7 @@ def sector_groups(modes: HierarchyModes, depth: int, max_table: int = MAX_TABLE)
     joined = [m for m in members if m.size > 1] + [np.array(v) for _, v in sorted(singles.items())]
     per_bath = [np.nonzero(modes.bath == b)[0] for b in np.unique(modes.bath)]
     for groups in (members, joined, per_bath, [np.arange(modes.size)]):
-        if table_entries(len(groups), depth, int(pos.max(initial=0))) <= max_table or len(groups) == 1:
+        if table_size(len(groups), depth, int(pos.max(initial=0))) <= max_table or len(groups) == 1:
             break
     # groups without moves (all pos 0) first, then by their first mode: the numbering's sums over
     # smaller shares of phi run over the groups with moves only (SectorPartition.rows_of)
@@ -292,7 +293,7 @@ class SectorPartition:
         start[order] = np.concatenate([[0], np.cumsum(flat)[:-1]])
         offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, weights=count, minlength=ranks))]).astype(np.int64)
         return cls(hier, ranks, groups, pos, sums, count, owner, start.reshape(sec.size, W + 1), offsets,
-                   weights, tuple(suffix[1:len(groups)]))
+                   weights, tuple(_compact(t) for t in suffix[1:len(groups)]))
 
     # ------------------------------------------------------------------------ sizes
 
@@ -373,7 +374,7 @@ class SectorPartition:
             span = min(W + 1 - w, Nb.shape[1])
             term[:, :, w:w + span] = Na[:, None, w, None] * Nb[None, :, :span]
             T[:, :, :, w + 1] = T[:, :, :, w] + term
-        return T
+        return _compact(T)
 
     def rows_of(self, idx: np.ndarray) -> np.ndarray:
         """Global rows of the ADOs idx (N, K) (module docstring: closed form)."""
@@ -586,6 +587,11 @@ class RankCounts:
     @property
     def blocks(self) -> np.ndarray:
         return self.up_blocks + self.down_blocks + self.move_blocks
+
+
+def _compact(counts: np.ndarray) -> np.ndarray:
+    """int32 where every count fits (half the bytes), else int64."""
+    return counts.astype(np.int32) if counts.size and counts.max() < 2**31 else counts
 
 
 # ----------------------------------------------------------------------------- bisection
