@@ -60,7 +60,8 @@ class TierSweep:
         self.comm, self.rows = comm, rows
         n, ng = rows.n, rows.n_ghosts
         self.n, self.L = n, rows.depth
-        self.E = [np.zeros((n + ng, BS)), np.zeros((n + ng, BS))]
+        # PETSc's scalar type: a complex build stores the (real) system with zero imaginary parts
+        self.E = [np.zeros((n + ng, BS), dtype=PETSc.ScalarType), np.zeros((n + ng, BS), dtype=PETSc.ScalarType)]
         self.W = [PETSc.Vec().createWithArray(e[:n].reshape(-1), size=(BS * n, BS * rows.n_ados), comm=comm)
                   for e in self.E]
         self.G = [PETSc.Vec().createWithArray(e[n:].reshape(-1), comm=PETSc.COMM_SELF) for e in self.E]
@@ -189,7 +190,7 @@ class TierSweep:
             tr = r.tiers[t]
             if tr.r1 > tr.r0:
                 acc = _couplings(tr.down, EZ)
-                s = np.zeros((tr.r1 - tr.r0, BS)) if acc is None else acc.T
+                s = np.zeros((tr.r1 - tr.r0, BS), dtype=EZ.dtype) if acc is None else acc.T
                 if not tr.levels:
                     EZ[tr.r0:tr.r1] = EY[tr.r0:tr.r1] - _pivot_solve(Dinv[tr.r0:tr.r1], s)
                 for a, b, S in reversed(tr.levels):         # highest phi first: moves point there
