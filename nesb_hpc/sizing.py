@@ -46,7 +46,7 @@ bench/scaling/results.json by tests/test_sizing.py):
     tables      the numbering's tables (sectors.SectorPartition.table_bytes), on every rank
     build_r     22 MiB + 90 n_r: the chunks of neighbours and the int64 columns while the rows are
                 built (sweep_rows.CHUNK), freed before the solve
-    solve_r     pivots 128 n_r + halo 64 (n_r + g_r) + scatters 160 g_r + 300 n_r (x, b, the
+    solve_r     pivots 128 n_r + halo 64 (n_r + g_r) + scatters 440 g_r + 300 n_r (x, b, the
                 residual and the sweep's per-tier temporaries) + Krylov 32 (k + 6) n_r
                 (GMRES(k): k = min(its, restart); BiCGStab: k = 4)
 """
@@ -78,7 +78,7 @@ TIER_BUILD_FIXED = 22 * 2**20
 TIER_BUILD_PER_ADO = 90.0
 TIER_PIVOT_BYTES = 128.0
 TIER_HALO_BYTES = 64.0
-TIER_SCATTER_PER_GHOST = 160.0
+TIER_SCATTER_PER_GHOST = 440.0
 TIER_WORK_PER_ADO = 300.0
 
 

@@ -94,7 +94,8 @@ def test_estimate_against_measured_peak(rec):
 
 def _tier_records() -> list[dict]:
     """Every successful run of the tier route (bench/scaling/run_variants.py, variants "tier*"
-    through bench/_point.py): 1 and 2 ranks, alpha 0.5 and 4, GMRES(30/50/100) and BiCGStab."""
+    through bench/_point.py): 1-32 ranks, 43,758 to 5.3M ADOs, merged and separate modes,
+    alpha 0.5-4, GMRES(30/50/100) and BiCGStab."""
     return [r for r in json.loads(TIER_RESULTS.read_text())
             if r.get("tool") == "nesb_hpc" and r.get("method") == "tier" and r.get("status") == "ok"]
 
@@ -112,9 +113,10 @@ def test_the_tier_records_are_there():
                                                    for r in TIER_RECORDS])
 def test_tier_estimate_against_measured_peak(rec):
     """The tier route's terms (sizing.tier_rank_sizes, from the sector partition's closed-form
-    counts) against the measured peak of the largest rank: within 15% given the iterations; a
-    priori (a full GMRES basis) within 15% or an upper bound (at most 2.1x: GMRES(100) converging in
-    29 iterations at alpha = 0.5)."""
+    counts) against the measured peak of the largest rank: within 15% given the iterations
+    (measured 0.91-1.06: the low end at 16-32 oversubscribed ranks of 11k-24k ADOs, where MPI's
+    and the scatters' per-neighbour buffers weigh most); a priori (a full GMRES basis) within 15%
+    or an upper bound (at most 2.1x: GMRES(100) converging in 29 iterations at alpha = 0.5)."""
     p = paper_problem(rec["modes"], rec["depth"], rec["n_bose"], rec["alpha"], theta=rec["theta"],
                       delta=rec["delta"], T1=rec["T1"], T2=rec["T2"], decomposition=rec["decomposition"])
     assert p.n_ados == rec["n_ados"]
