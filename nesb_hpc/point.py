@@ -66,14 +66,16 @@ def peak_rss_mb() -> float:
 @dataclass
 class PreparedPoint:
     """Everything one rank builds for a point before any collective call (pure): the problem,
-    the solve route, and this rank's matrix rows and right-hand side (matrix numbering)."""
+    the solve route, and this rank's rows and right-hand side in the route's numbering: the
+    assembled routes' liouvillian.BlockRows (matrix numbering, freed at assembly), or the tier
+    route's sweep_rows.SweepRows with its sector partition."""
 
     problem: Problem
     route: Route
-    rows: object                 # liouvillian.BlockRows in the matrix numbering (freed at assembly),
-    rhs: np.ndarray              # or the tier route's sweep_rows.SweepRows
+    rows: object
+    rhs: np.ndarray
     rows_s: float
-    partition: SectorPartition | None = None     # the tier route's numbering
+    partition: SectorPartition | None = None
 
 
 def prepare_point(problem: Problem, settings: SolverSettings, size: int, rank: int) -> PreparedPoint:

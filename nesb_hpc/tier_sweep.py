@@ -203,10 +203,6 @@ class TierSweep:
 
     # ------------------------------------------------------------------------- bookkeeping
 
-    def stored_bytes(self) -> dict:
-        return {"operator": self.rows.nbytes(), "pivots": 0 if self.Dinv is None else self.Dinv.nbytes,
-                "buffers": sum(e.nbytes for e in self.E)}
-
     def free(self) -> None:
         """Collective: the halo's PETSc objects, in a fixed order."""
         for sc in self.scatter + [self.scatter_all]:
