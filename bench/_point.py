@@ -31,7 +31,7 @@ def parse(argv):
     p.add_argument("--theta", type=float, default=0.7853981633974483)
     p.add_argument("--T1", type=float, default=1.0)
     p.add_argument("--T2", type=float, default=0.9)
-    p.add_argument("--method", default="iterative", choices=("auto", "direct", "iterative", "slepc"))
+    p.add_argument("--method", default="iterative", choices=("auto", "direct", "iterative", "slepc", "tier"))
     p.add_argument("--matrix-type", default="aij", choices=("aij", "baij"))
     p.add_argument("--modes", default="merged", choices=("separate", "merged"),
                    help="[hierarchy] modes: one index per basis function of C^R and of C^I, or per shared one")
@@ -85,8 +85,10 @@ def main(argv=None) -> int:
     # the dry-run memory model (what --dry-run --ranks N prints), to set beside the measured peak
     problem = Problem.of(baths, vecs, args.delta, spec)
     hier, modes = problem.hier, problem.modes
-    method = choose_route(args.method, BS * hier.size).name
-    restart = 100
+    from nesb_hpc.sectors import moves_are_acyclic
+
+    method = choose_route(args.method, BS * hier.size, comm.size, moves_are_acyclic(modes)).name
+    restart = None
     for k, v in zip(petsc, petsc[1:] + [""]):
         if k == "-nesb_ksp_gmres_restart":
             restart = int(v)
@@ -140,6 +142,7 @@ def main(argv=None) -> int:
             "nonzeros": res.nonzeros,
             "nonzeros_estimate": est.nonzeros,
             "method": res.report.method,
+            "ksp_type": res.report.options.get("ksp_type"),
             "matrix_type": args.matrix_type,
             "petsc_options": {**res.report.options, **_pairs(petsc)},
             "rows_s": tm["rows_s"],

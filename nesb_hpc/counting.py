@@ -146,22 +146,27 @@ def increment_coefficients(modes: HierarchyModes, pauli: PauliBlocks, bath: int,
 
 
 def coupling_rows(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks,
-                  coef: CouplingCoefficients, lo: int, hi: int) -> BlockRows:
+                  coef: CouplingCoefficients, lo: int, hi: int, ados: np.ndarray | None = None,
+                  number=None) -> BlockRows:
     """Block rows [lo, hi) (tier numbering, sorted by column) of the coupling-only operator ``coef``,
-    with build_block_rows's rescaling and truncation (couplings beyond the depth dropped)."""
+    with build_block_rows's rescaling and truncation (couplings beyond the depth dropped).
+
+    Another numbering (a solve's, e.g. the tier route's): ``ados`` the multi-indices of rows
+    lo .. hi-1 in that numbering and ``number`` the map of multi-indices to its rows."""
     if modes.size != hier.n_modes:
         raise ValueError("hierarchy and modes disagree on the number of modes")
     dtype = np.result_type(coef.down_P, coef.down_Q, coef.up_P, coef.up_Q,
                            coef.diagonal if coef.diagonal is not None else 0.0)
     ranks = np.arange(lo, hi, dtype=np.int64)
-    idx = hier.unrank(ranks).astype(np.int64)
+    idx = hier.unrank(ranks).astype(np.int64) if ados is None else np.asarray(ados, dtype=np.int64)
+    number = hier.rank if number is None else number
     tier = idx.sum(axis=1)
     c = modes.scale
     rows, cols, values = [], [], []
 
     def add(sel, neighbour, coefs, block):
         rows.append(np.nonzero(sel)[0])
-        cols.append(hier.rank(neighbour))
+        cols.append(number(neighbour))
         values.append(coefs[:, None, None] * block[None])
 
     if coef.diagonal is not None:
@@ -197,9 +202,10 @@ def coupling_rows(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: Paul
 
 
 def derivative_rows(hier: TierOrderedHierarchy, modes: HierarchyModes, pauli: PauliBlocks, bath: int,
-                    order: int, lo: int, hi: int) -> BlockRows:
-    """Block rows [lo, hi) of d^order L/ds^order at s = 0 (tier numbering; real)."""
-    return coupling_rows(hier, modes, pauli, derivative_coefficients(modes, pauli, bath, order), lo, hi)
+                    order: int, lo: int, hi: int, ados: np.ndarray | None = None, number=None) -> BlockRows:
+    """Block rows [lo, hi) of d^order L/ds^order at s = 0 (tier numbering, or that of ``ados`` and
+    ``number``: coupling_rows; real)."""
+    return coupling_rows(hier, modes, pauli, derivative_coefficients(modes, pauli, bath, order), lo, hi, ados, number)
 
 
 def first_tiers(hier: TierOrderedHierarchy) -> int:

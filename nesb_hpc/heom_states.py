@@ -135,6 +135,8 @@ def steady_state_vector(op: HeomOperator, settings: SolverSettings) -> tuple[PET
     build the operator of the OLD parameters with the new operator's bounds and pass it here.
     """
     method = choose_route(settings.method, op.n_unknowns).name
+    if method == "tier":        # L is assembled here anyway (the propagation needs it): its ILU is free
+        method = "iterative"
     rows = build_block_rows(op.hier, op.modes, op.pauli, op.lo, op.hi)
     if method != "slepc":
         rows = impose_steady_state_conditions(rows, op.pauli)

@@ -30,7 +30,6 @@ from .assembly import assemble_matrix, gather_entries
 from .counting import contact_moment_weights, derivative_rows, derivative_trace_weights, first_tiers
 from .hierarchy import TierOrderedHierarchy
 from .liouvillian import HierarchyModes
-from .partition import matrix_index, reverse_numbering
 from .pauli import BS, PauliBlocks
 from .steady_state import LinearSolver
 
@@ -70,15 +69,16 @@ class NoiseResult:
 
 
 def counting_statistics(comm, solver: LinearSolver, y: PETSc.Vec, hier: TierOrderedHierarchy,
-                        modes: HierarchyModes, pauli: PauliBlocks, lo: int, hi: int,
+                        modes: HierarchyModes, pauli: PauliBlocks, numbering,
                         matrix_type: str = "aij", counted: tuple[int, ...] = (0, 1)) -> NoiseResult:
     """Collective on comm. First and second cumulant rates of the energy leaving each counted bath.
 
-    solver: the LinearSolver that produced y, on the steady-state matrix (trace row replaced,
-    reverse numbering); y: its solution (Tr rho_00 = 1); lo, hi: this rank's ADO range in the
-    tier numbering (the range of build_block_rows; the matrix holds it reversed). One extra solve
-    per counted bath; L_a' is assembled as a distributed matrix (down/up couplings of bath a's
-    modes only), applied once and destroyed.
+    solver: the LinearSolver that produced y, on the steady-state system (trace row replaced: the
+    assembled matrix, or the tier route's operator and preconditioner); y: its solution
+    (Tr rho_00 = 1); numbering: this rank's rows in the solve's numbering (partition.
+    MatrixNumbering or sectors.SectorNumbering: row_range, local_ados, rows_of). One extra solve
+    per counted bath; L_a' is assembled as a distributed AIJ matrix in that numbering (down/up
+    couplings of bath a's modes only), applied once and destroyed.
     """
     comm = comm if isinstance(comm, PETSc.Comm) else PETSc.Comm(comm)
     n_ados = hier.size
@@ -93,8 +93,10 @@ def counting_statistics(comm, solver: LinearSolver, y: PETSc.Vec, hier: TierOrde
     n01 = first_tiers(hier)
     wanted = np.arange(BS * n01)
     ado, comp = np.divmod(wanted, BS)
-    first_idx = BS * matrix_index(ado, n_ados) + comp   # tiers 0 and 1 in the matrix numbering
-    trace_global = BS * matrix_index(0, n_ados)         # the trace row (ADO 0, component 0)
+    first_idx = BS * numbering.rows_of(hier.unrank(ado)) + comp     # tiers 0 and 1 in the solve's numbering
+    trace_global = BS * int(numbering.rows_of(np.zeros((1, hier.n_modes), dtype=np.int64))[0])   # ADO 0's trace row
+    row_lo, row_hi = numbering.row_range()
+    local_ados = numbering.local_ados()
 
     def first_tier_values(v: PETSc.Vec) -> np.ndarray:
         out = gather_entries(v, first_idx)
@@ -107,7 +109,7 @@ def counting_statistics(comm, solver: LinearSolver, y: PETSc.Vec, hier: TierOrde
     t_build = t_solve = 0.0
     for i, b in enumerate(counted):
         tb = time.perf_counter()
-        rows = reverse_numbering(derivative_rows(hier, modes, pauli, b, 1, lo, hi), n_ados)
+        rows = derivative_rows(hier, modes, pauli, b, 1, row_lo, row_hi, local_ados, numbering.rows_of)
         D, _ = assemble_matrix(comm, rows, n_ados, matrix_type)
         del rows
         rhs = D.createVecLeft()

@@ -47,6 +47,28 @@ def reverse_numbering(rows: BlockRows, n_ados: int) -> BlockRows:
                      rows.values[::-1].copy())
 
 
+@dataclass(frozen=True)
+class MatrixNumbering:
+    """One rank's rows in the assembled routes' numbering: the ADOs [lo, hi) (tier numbering) as
+    matrix rows [n - hi, n - lo), top tier first. (The tier route's: sectors.SectorNumbering; the
+    noise's extra operators are built through either, noise.py.)"""
+
+    hier: TierOrderedHierarchy
+    lo: int
+    hi: int
+
+    def row_range(self) -> tuple[int, int]:
+        n = self.hier.size
+        return int(matrix_index(self.hi - 1, n)), int(matrix_index(self.lo - 1, n))
+
+    def local_ados(self) -> np.ndarray:
+        """The multi-indices of this rank's rows, in row order."""
+        return self.hier.unrank(np.arange(self.hi - 1, self.lo - 1, -1, dtype=np.int64))
+
+    def rows_of(self, idx: np.ndarray) -> np.ndarray:
+        return matrix_index(self.hier.rank(np.asarray(idx)), self.hier.size)
+
+
 def steady_state_rhs(rows: BlockRows, n_ados: int) -> np.ndarray:
     """This rank's part of the right-hand side e_(trace row of rho_00), in reverse numbering:
     rho_00 is matrix block n_ados - 1, its trace component the first of its 4 rows."""

@@ -11,36 +11,49 @@ from dataclasses import dataclass
 
 from .config import DEDICATED_FROM_RANKS, STUDY_PARAMS, RunConfig
 from .problem import Problem
-from .routes import choose_route
+from .routes import ROUTES, choose_route
 from .scheduler import group_sizes
 from .partition import MAX_SIZED_ADOS
+from .sectors import moves_are_acyclic
 from .sizing import BASELINE_BYTES, Sizing, estimate, lower_bound
 from .study import Request, Study, build_study
 
-MEMORY_ADVICE = ('use more ranks (or larger ranks_per_point), [hierarchy] modes = "merged", a lower depth or '
+MEMORY_ADVICE = ('use more ranks (or larger ranks_per_point), [solver] method = "tier" (several times less memory '
+                 'per ADO than "iterative"), [hierarchy] modes = "merged", a lower depth or '
                  "fewer n_bose terms, or set [study] memory_per_rank if the machine has more")
 
 
 # ----------------------------------------------------------------------------- sizes
 
 
-def gmres_restart(cfg: RunConfig) -> int:
-    """The GMRES restart the memory model counts (the input's ksp_gmres_restart, else 100)."""
+def gmres_restart(cfg: RunConfig) -> int | None:
+    """The GMRES restart the memory model counts: the input's ksp_gmres_restart, else None (the
+    route's own default, routes.Route.restart)."""
     try:
-        return int(dict(cfg.solver.petsc_options).get("ksp_gmres_restart", 100))
+        value = dict(cfg.solver.petsc_options).get("ksp_gmres_restart")
+        return None if value is None else int(value)
     except ValueError:
-        return 100
+        return None
+
+
+def route_of(cfg: RunConfig, problem: Problem, ranks: int):
+    """The route a solve of `problem` on `ranks` ranks takes (routes.choose_route: the same rule as
+    point.prepare_point's)."""
+    return choose_route(cfg.solver.method, 4 * problem.n_ados, ranks, moves_are_acyclic(problem.modes))
 
 
 def size_of(cfg: RunConfig, request: Request, ranks: int) -> Sizing:
     """Sizes and memory per rank of one solve on `ranks` ranks, from the partition it would use."""
     problem = Problem.from_request(cfg, request)
     restart = gmres_restart(cfg)
-    if problem.n_ados >= MAX_SIZED_ADOS:
-        return lower_bound(problem.modes.size, request.depth, ranks, choose_route(cfg.solver.method, 2**62), restart)
-    route = choose_route(cfg.solver.method, 4 * problem.hier.size)
+    route = route_of(cfg, problem, ranks)
+    unsizable = route.system == "matrix_free" and not moves_are_acyclic(problem.modes)
+    if problem.n_ados >= MAX_SIZED_ADOS or unsizable:
+        # (the tier route refuses cyclic moves while preparing the point: it is stored as "error")
+        return lower_bound(problem.modes.size, request.depth, ranks, route.name, restart)
+    ksp_type = dict(cfg.solver.petsc_options).get("ksp_type")
     return estimate(problem.hier, problem.modes, problem.pauli, ranks, route.name, cfg.solver.matrix_type,
-                    restart=restart)
+                    restart=restart, ksp_type=ksp_type)
 
 
 def request_memory(sizing: Sizing) -> float:
@@ -194,7 +207,7 @@ def dry_run_report(cfg: RunConfig, ranks: int, local_ranks: int | None = None) -
             sizing = sizes(req, group)
             seen.setdefault((req.depth, req.n_bose, sizing.n_ados, sizing.nonzeros), (sizing, []))[1].append(task.index)
     for (depth, n_bose, _, _), (sizing, points) in seen.items():
-        route = choose_route(cfg.solver.method, sizing.n_unknowns)
+        route = ROUTES[sizing.method]
         lines.append(f"\npoints {ranges_text(points)}: depth {depth}, n_bose {n_bose}, method {route.name}"
                      + (" (LU fill not predictable: not in the estimate)" if route.factor == "lu" else ""))
         lines.append(sizing.table())

@@ -13,7 +13,13 @@ Routes:
              matrix numbered top tier first;
   slepc      the null vector of the unmodified L by shift-and-invert Krylov-Schur (target a small
              positive shift), normalised to Tr rho_00 = 1 afterwards;
-  auto       direct below AUTO_DIRECT_MAX_UNKNOWNS unknowns, iterative above.
+  tier       the trace-fixed system without an assembled matrix ("matrix_free": the Liouvillian as
+             scalar CSR pieces on the sector partition, sectors.py / sweep_rows.py), Krylov
+             right-preconditioned by the tier-sweep block DILU (tier_sweep.py, docs/tier_sweep.md):
+             the same iterations on any number of ranks, ~5x less memory than "iterative"; needs
+             modes whose in-tier moves are acyclic (not underdamped baths);
+  auto       direct below AUTO_DIRECT_MAX_UNKNOWNS unknowns; above, iterative on one rank (or where
+             the moves are cyclic) and tier on AUTO_TIER_FROM_RANKS ranks or more (choose_route).
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ from typing import Callable
 
 AUTO = "auto"
 AUTO_DIRECT_MAX_UNKNOWNS = 20_000  # MUMPS fills in almost completely: 80 s at 135k unknowns
+# From this many ranks "auto" takes the tier route where it applies: block Jacobi's iterations grow
+# with the ranks (alpha = 4: 54 -> 153 -> 487 on 1, 2, 4 ranks), the tier sweep's do not
+# (README.md, "Measured"; bench/scaling/).
+AUTO_TIER_FROM_RANKS = 2
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,15 @@ def _iterative_options(settings: SolverSettings, lu_package: str) -> dict[str, s
             "sub_pc_factor_shift_type": "nonzero"}
 
 
+TIER_RESTART = 30
+
+
+def _tier_options(settings: SolverSettings, lu_package: str) -> dict[str, str]:
+    # the preconditioner is the route's own (a PCSHELL set in code): only Krylov options here
+    return {**_common(settings), "ksp_type": "gmres", "ksp_gmres_restart": str(TIER_RESTART),
+            "ksp_gmres_cgs_refinement_type": "refine_ifneeded"}
+
+
 def _slepc_options(settings: SolverSettings, lu_package: str) -> dict[str, str]:
     return {"eps_type": "krylovschur", "eps_nev": "1", "eps_tol": repr(float(max(settings.rtol, 1e-14))),
             "eps_max_it": str(settings.max_it), "st_type": "sinvert", "st_ksp_type": "preonly",
@@ -74,11 +93,15 @@ def _slepc_options(settings: SolverSettings, lu_package: str) -> dict[str, str]:
 class Route:
     """One way to the steady state.
 
-    system: "trace_fixed" (L' y = e_0, a KSP solve) or "null_vector" (L y = 0, a SLEPc solve).
+    system: "trace_fixed" (L' y = e_0, a KSP solve on the assembled matrix), "matrix_free" (the
+    same system, a KSP solve on the tier route's MatShell with its own preconditioner) or
+    "null_vector" (L y = 0, a SLEPc solve).
     options(settings, lu_package): its PETSc defaults (below the input's and the command line's).
     factor: what its preconditioner stores, for the memory model: "ilu" (ILU_FILL times the
-    matrix, sizing.py) or "lu" (a full factorisation: fill not predictable, left out).
+    matrix, sizing.py), "lu" (a full factorisation: fill not predictable, left out) or "dilu"
+    (the tier sweep's 4x4 pivots, 128 bytes per ADO).
     krylov_cap: the most GMRES basis vectors it keeps (None: the restart length).
+    restart: its default GMRES restart (what the memory model counts unless the input sets one).
     """
 
     name: str
@@ -87,10 +110,16 @@ class Route:
     options: Callable[[SolverSettings, str], dict[str, str]]
     factor: str
     krylov_cap: int | None = None
+    restart: int = 100
 
-    def krylov_vectors(self, restart: int = 100, iterations: int | None = None) -> int:
-        """GMRES basis vectors the memory model counts: the restart a priori (capped), or
-        min(iterations, that) for a finished solve."""
+    def krylov_vectors(self, restart: int | None = None, iterations: int | None = None,
+                       ksp_type: str | None = None) -> int:
+        """GMRES basis vectors the memory model counts: the restart (the input's, else the
+        route's) a priori, capped; or min(iterations, that) for a finished solve. A BiCG-type
+        method (ksp_type in BICG_TYPES) keeps BICG_VECTORS instead, whatever the iterations."""
+        if ksp_type in BICG_TYPES:
+            return BICG_VECTORS
+        restart = self.restart if restart is None else restart
         k = restart if self.krylov_cap is None else min(restart, self.krylov_cap)
         return k if iterations is None else min(iterations, k)
 
@@ -102,18 +131,33 @@ ROUTES: dict[str, Route] = {r.name: r for r in (
           "trace_fixed", _iterative_options, "ilu"),
     Route("slepc", "null vector of L by shift-and-invert Krylov-Schur (SLEPc)", "null_vector",
           _slepc_options, "lu", krylov_cap=30),
+    Route("tier", f"GMRES({TIER_RESTART}) with the tier-sweep block DILU on the sector partition, matrix-free",
+          "matrix_free", _tier_options, "dilu", restart=TIER_RESTART),
 )}
 METHODS = (*ROUTES, AUTO)
+# the Krylov methods of the BiCG family: they break down from x0 = 0 on b = e_0 (the shadow
+# residual sees one entry), so the solves start them from x0 = M^{-1} b (steady_state.py)
+BICG_TYPES = ("bcgs", "ibcgs", "fbcgs", "fbcgsr", "pipebcgs", "bcgsl", "tfqmr", "qmrcgs")
+BICG_VECTORS = 4      # beyond sizing.KRYLOV_EXTRA_VECTORS: BiCGStab's ~10 vectors (measured, tier route)
 
 
-def choose_route(method: str, n_unknowns: int) -> Route:
-    """The route a [solver] method takes for a system of n_unknowns ("auto": direct below
-    AUTO_DIRECT_MAX_UNKNOWNS unknowns, where LU's fill is affordable, iterative above)."""
+def choose_route(method: str, n_unknowns: int, ranks: int = 1, acyclic: bool = True) -> Route:
+    """The route a [solver] method takes for a system of n_unknowns on `ranks` ranks; `acyclic`:
+    whether the hierarchy's in-tier moves are acyclic (sectors.moves_are_acyclic; the tier route
+    needs it). "auto": direct up to AUTO_DIRECT_MAX_UNKNOWNS unknowns (LU's fill is affordable);
+    above, tier from AUTO_TIER_FROM_RANKS ranks where the moves are acyclic (its iterations do not
+    grow with the ranks, block Jacobi's do), else iterative (on one rank ILU(1) needs fewer, and
+    compiled, iterations)."""
     if method == AUTO:
-        method = "direct" if n_unknowns <= AUTO_DIRECT_MAX_UNKNOWNS else "iterative"
+        if n_unknowns <= AUTO_DIRECT_MAX_UNKNOWNS:
+            method = "direct"
+        elif ranks >= AUTO_TIER_FROM_RANKS and acyclic:
+            method = "tier"
+        else:
+            method = "iterative"
     return ROUTES[method]
 
 
 def candidate_routes(method: str) -> tuple[Route, ...]:
-    """Every route a method may take, whatever the size ("auto": direct and iterative)."""
-    return (ROUTES["direct"], ROUTES["iterative"]) if method == AUTO else (ROUTES[method],)
+    """Every route a method may take, whatever the size ("auto": direct, iterative and tier)."""
+    return (ROUTES["direct"], ROUTES["iterative"], ROUTES["tier"]) if method == AUTO else (ROUTES[method],)

@@ -83,7 +83,7 @@ BS_PROBE = 4
 
 def probe_options(method: str, settings: SolverSettings) -> list[str] | None:
     """Not collective (COMM_SELF; every rank may call it). Set up and run each route that
-    `method` may take ("auto": direct and iterative) on a tiny system, with the input's options in
+    `method` may take ("auto": direct, iterative and tier) on a tiny system, with the input's options in
     force as in a real solve. Returns the input's option names that no route read (typos: PETSc
     never looks them up), or None if PETSc cannot tell. Raises OptionsRejected if PETSc refuses a
     value (e.g. ksp_type = "nonexistent"), with PETSc's message."""
@@ -100,6 +100,13 @@ def probe_options(method: str, settings: SolverSettings) -> list[str] | None:
         elif unused is not None:
             unused &= {name for name in unused if PREFIX + name in left}
     return None if unused is None else sorted(unused)
+
+
+class _IdentityPC:
+    """The probe's stand-in for a route's own preconditioner (a PCSHELL context)."""
+
+    def apply(self, pc, x, y):
+        x.copy(y)
 
 
 def _probe_route(route: Route, settings: SolverSettings, left_now) -> list[str] | None:
@@ -122,6 +129,9 @@ def _probe_route(route: Route, settings: SolverSettings, left_now) -> list[str] 
                 solver = PETSc.KSP().create(comm=PETSc.COMM_SELF)
                 solver.setOptionsPrefix(PREFIX)
                 solver.setOperators(A)
+                if route.system == "matrix_free":      # its preconditioner is set in code, as here
+                    solver.getPC().setType(PETSc.PC.Type.PYTHON)
+                    solver.getPC().setPythonContext(_IdentityPC())
                 solver.setFromOptions()
                 solver.setUp()
                 solver.solve(b, x)

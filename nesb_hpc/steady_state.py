@@ -1,8 +1,10 @@
 """Steady state of the HEOM: KSP linear solves and a SLEPc null vector, by route (routes.py).
 
 ``solve(A, b, route, settings)`` carries out a route: a "trace_fixed" route solves L' y = e_0
-(trace row replaced, liouvillian.impose_steady_state_conditions) with KSP, a "null_vector" route
-finds the eigenvector of the unmodified L nearest 0 with SLEPc. Options come from
+(trace row replaced, liouvillian.impose_steady_state_conditions) with KSP, a "matrix_free" route
+the same system on a MatShell with its own preconditioner (the tier route: ``preconditioner`` is
+the tier_sweep.TierSweep context), a "null_vector" route finds the eigenvector of the unmodified L
+nearest 0 with SLEPc. Options come from
 solver_options.py (prefix nesb_). The converged reason and the true relative residual
 ||b - A y|| / ||b|| are always reported, and a solve counts as converged only if its true
 residual reaches acceptable_residual.
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 
 from petsc4py import PETSc
 
-from .routes import ROUTES, Route, SolverSettings
+from .routes import BICG_TYPES, ROUTES, Route, SolverSettings
 from .solver_options import PREFIX, petsc_options, route_options
 
 
@@ -59,29 +61,35 @@ def true_relative_residual(A: PETSc.Mat, x: PETSc.Vec, b: PETSc.Vec) -> float:
     return float(out)
 
 
-def solve(A: PETSc.Mat, b: PETSc.Vec | None, route: Route | str, settings: SolverSettings
-          ) -> tuple[PETSc.Vec, SolveReport]:
+def solve(A: PETSc.Mat, b: PETSc.Vec | None, route: Route | str, settings: SolverSettings,
+          preconditioner=None) -> tuple[PETSc.Vec, SolveReport]:
     """Collective on A's communicator. Carry out a route: the solution (a trace-fixed system's, or
-    the unnormalised null vector; b is unused then) and its report."""
+    the unnormalised null vector; b is unused then) and its report. preconditioner: a
+    "matrix_free" route's PCSHELL context."""
     route = ROUTES[route] if isinstance(route, str) else route
     if route.system == "null_vector":
         return solve_null_vector(A, settings)
-    return solve_linear(A, b, route.name, settings)
+    return solve_linear(A, b, route.name, settings, preconditioner)
 
 
 class LinearSolver:
     """Collective on A's communicator. One KSP on A for a "trace_fixed" route (e.g. "direct",
-    "iterative"), set up once (options, preconditioner or LU), that solves any number of
+    "iterative") or a "matrix_free" one (A a MatShell, `preconditioner` its PCSHELL context: the
+    tier route), set up once (options, preconditioner or LU), that solves any number of
     right-hand sides: the steady state, then the counting statistics' extra solves (noise.py) with
     the same factorisation. The creator calls destroy() (collective)."""
 
-    def __init__(self, A: PETSc.Mat, method: str, settings: SolverSettings):
+    def __init__(self, A: PETSc.Mat, method: str, settings: SolverSettings, preconditioner=None):
         self.A, self.method, self.settings = A, method, settings
         self.ksp = PETSc.KSP().create(comm=A.getComm())
         self.solves = 0
         try:
             self.ksp.setOptionsPrefix(PREFIX)
             self.ksp.setOperators(A)
+            if preconditioner is not None:
+                pc = self.ksp.getPC()
+                pc.setType(PETSc.PC.Type.PYTHON)
+                pc.setPythonContext(preconditioner)
             with petsc_options(route_options(method, settings), settings.petsc_options) as effective:
                 self.ksp.setFromOptions()
                 t0 = time.perf_counter()
@@ -97,8 +105,14 @@ class LinearSolver:
         set-up time for the first solve and 0 for later ones (they reuse it)."""
         ksp, A, settings, method = self.ksp, self.A, self.settings, self.method
         x = b.duplicate()
-        ksp.setInitialGuessNonzero(False)
         t1 = time.perf_counter()
+        if ksp.getType() in BICG_TYPES:
+            # BiCG-type methods break down from 0 on b = e_0 (their shadow residual sees one
+            # entry): start from x0 = M^{-1} b, whose residual is dense
+            ksp.getPC().apply(b, x)
+            ksp.setInitialGuessNonzero(True)
+        else:
+            ksp.setInitialGuessNonzero(False)
         ksp.solve(b, x)
         reason = ksp.getConvergedReason()
         residual = true_relative_residual(A, x, b)
@@ -133,10 +147,11 @@ class LinearSolver:
         self.ksp.destroy()
 
 
-def solve_linear(A: PETSc.Mat, b: PETSc.Vec, method: str, settings: SolverSettings) -> tuple[PETSc.Vec, SolveReport]:
+def solve_linear(A: PETSc.Mat, b: PETSc.Vec, method: str, settings: SolverSettings,
+                 preconditioner=None) -> tuple[PETSc.Vec, SolveReport]:
     """Collective on A's communicator. Solve A y = b by a "trace_fixed" route (e.g. "direct",
-    "iterative")."""
-    solver = LinearSolver(A, method, settings)
+    "iterative") or a "matrix_free" one with its preconditioner context."""
+    solver = LinearSolver(A, method, settings, preconditioner)
     try:
         return solver.solve(b)
     finally:
@@ -148,6 +163,10 @@ def _advice(method: str, reason: str, residual: float) -> str:
         return (f"direct solve did not converge ({reason}, true residual {residual:.2e}); if the "
                 "factorisation ran out of memory use method = \"iterative\" or more ranks; if it stagnated, "
                 "try -nesb_pc_factor_mat_solver_type superlu_dist or a larger -nesb_ksp_max_it")
+    if method == "tier":
+        return (f"tier-sweep solve did not converge ({reason}, true residual {residual:.2e}); try a longer "
+                "restart (-nesb_ksp_gmres_restart 100), more iterations (-nesb_ksp_max_it), or "
+                "method = \"iterative\" (block-Jacobi/ILU(1): fewer iterations on one rank)")
     return (f"iterative solve did not converge ({reason}, true residual {residual:.2e}); try a "
             "stronger preconditioner (-nesb_sub_pc_factor_levels 2, -nesb_pc_type asm), a longer "
             "restart (-nesb_ksp_gmres_restart 400), more iterations, or method = \"direct\"")

@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "nesb_hpc"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 PETSC_LAYERS = {"assembly", "steady_state", "solver_options", "noise", "point", "heom_states", "dynamics", "petsc_env",
-                "driver", "__main__"}
+                "driver", "__main__", "tier_sweep"}
 
 
 def _name(path: Path) -> str:

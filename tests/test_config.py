@@ -280,7 +280,7 @@ ERRORS = {
                   'one of "separate", "merged"'),
     "solver method": ({"solver": {"method": "lu"}},
                       'input error: [solver] method = "lu" is not allowed: choose one of "direct", '
-                      '"iterative", "slepc", "auto"'),
+                      '"iterative", "slepc", "tier", "auto"'),
     "solver method type": ({"solver": {"method": 1}}, "[solver] method = 1", 'one of "direct"'),
     "rtol range": ({"solver": {"rtol": 1.0}}, "[solver] rtol = 1.0", "a number in (0, 1)"),
     "max_it": ({"solver": {"max_it": 0}}, "[solver] max_it = 0", "an integer in [1, 100000000]"),
@@ -360,7 +360,7 @@ def test_error_attributes():
     assert "[0, pi]" in err.allowed and err.allowed in str(err)
     err = _raises({"solver": {"method": "lu"}})
     assert (err.key, err.value) == ("solver.method", "lu")
-    assert err.allowed == 'one of "direct", "iterative", "slepc", "auto"'
+    assert err.allowed == 'one of "direct", "iterative", "slepc", "tier", "auto"'
     assert isinstance(err, ValueError)
     with pytest.raises(InputError) as info:
         parse_config({"model": {"T1": -1}}, source="run.toml")

@@ -106,3 +106,29 @@ def test_dry_run_warns_about_wasteful_layouts_and_says_what_to_ask_slurm_for():
                    "ranks_per_point": 4, "coordinator": "shared"})
     text = dry_run_report(serial, 8)
     assert "8 points run 2 at a time; ranks_per_point = 1 fits the memory budget and would run 8 at a time" in text
+
+
+def test_dry_run_and_the_memory_check_take_the_routes_rule():
+    """routes.choose_route with the group size and the bath's moves: "auto" is iterative on one
+    rank, tier from two (acyclic moves: the paper's J), iterative for an underdamped bath; the
+    sizes (and so the budget check and ranks_per_point = "auto") follow the route taken."""
+    cfg = _cfg({"kind": "point"}, hierarchy={"depth": 8, "modes": "merged"})
+    one, two = dry_run_report(cfg, 1), dry_run_report(cfg, 2)
+    assert "method iterative" in one and "method tier" in two and "stored scalars (tier route)" in two
+    study = build_study(cfg)
+    sizes = SizeCache(cfg)
+    request = study.largest_requests(study.tasks[0])[0]
+    assert sizes(request, 1).method == "iterative" and sizes(request, 2).method == "tier"
+    # the tier route needs far less per rank than block Jacobi would on the same ranks
+    from nesb_hpc.sizing import estimate
+    from nesb_hpc.problem import Problem
+
+    p = Problem.from_request(cfg, request)
+    assert sizes(request, 2).total_bytes_per_rank < 0.6 * estimate(p.hier, p.modes, p.pauli, 2,
+                                                                   "iterative").total_bytes_per_rank
+    under = _cfg({"kind": "point"}, hierarchy={"depth": 12, "modes": "merged"},
+                 bath={"spectral_density": "underdamped", "n_bose": 1})
+    assert "method iterative" in dry_run_report(under, 2)
+    forced = _cfg({"kind": "point"}, hierarchy={"depth": 12, "modes": "merged"},
+                  bath={"spectral_density": "underdamped", "n_bose": 1}, solver={"method": "tier"})
+    assert "method tier" in dry_run_report(forced, 2) and "lower bound" in dry_run_report(forced, 2)

@@ -26,6 +26,7 @@ from nesb_hpc.sizing import BASELINE_BYTES, estimate
 from heom_helpers import paper_problem
 
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results.json"
+TIER_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "scaling" / "results.json"
 MIB = 2.0**20
 
 
@@ -91,6 +92,61 @@ def test_estimate_against_measured_peak(rec):
     assert prior.total_bytes_per_rank >= post.total_bytes_per_rank
 
 
+def _tier_records() -> list[dict]:
+    """Every successful run of the tier route (bench/scaling/run_variants.py, variants "tier*"
+    through bench/_point.py): 1-32 ranks, 43,758 to 5.3M ADOs, merged and separate modes,
+    alpha 0.5-4, GMRES(30/50/100) and BiCGStab."""
+    return [r for r in json.loads(TIER_RESULTS.read_text())
+            if r.get("tool") == "nesb_hpc" and r.get("method") == "tier" and r.get("status") == "ok"]
+
+
+TIER_RECORDS = _tier_records()
+
+
+def test_the_tier_records_are_there():
+    assert len(TIER_RECORDS) >= 16 and {r["ranks"] for r in TIER_RECORDS} >= {1, 2}
+    assert {r["petsc_options"]["ksp_type"] for r in TIER_RECORDS} == {"gmres", "bcgs"}
+    assert max(r["n_ados"] for r in TIER_RECORDS) >= 1_000_000
+
+
+@pytest.mark.parametrize("rec", TIER_RECORDS, ids=[f"{r['variant']}-a{r['alpha']:g}-L{r['depth']}-R{r['ranks']}"
+                                                   for r in TIER_RECORDS])
+def test_tier_estimate_against_measured_peak(rec):
+    """The tier route's terms (sizing.tier_rank_sizes, from the sector partition's closed-form
+    counts) against the measured peak of the largest rank: within 15% given the iterations
+    (measured 0.91-1.06: the low end at 16-32 oversubscribed ranks of 11k-24k ADOs, where MPI's
+    and the scatters' per-neighbour buffers weigh most); a priori (a full GMRES basis) within 15%
+    or an upper bound (at most 2.1x: GMRES(100) converging in 29 iterations at alpha = 0.5)."""
+    p = paper_problem(rec["modes"], rec["depth"], rec["n_bose"], rec["alpha"], theta=rec["theta"],
+                      delta=rec["delta"], T1=rec["T1"], T2=rec["T2"], decomposition=rec["decomposition"])
+    assert p.n_ados == rec["n_ados"]
+    opts = rec["petsc_options"]
+    restart, ksp = int(opts.get("ksp_gmres_restart", 30)), opts["ksp_type"]
+    post = estimate(p.hier, p.modes, p.pauli, rec["ranks"], "tier", restart=restart, iterations=rec["iterations"],
+                    ksp_type=ksp)
+    prior = estimate(p.hier, p.modes, p.pauli, rec["ranks"], "tier", restart=restart, ksp_type=ksp)
+    peak = rec["peak_rss_mb"]
+    assert 0.85 <= post.total_bytes_per_rank / MIB / peak <= 1.15
+    ratio = prior.total_bytes_per_rank / MIB / peak
+    full = ksp != "gmres" or rec["iterations"] >= restart
+    assert 0.85 <= ratio <= (1.15 if full else 2.1)
+
+
+def test_the_tier_route_needs_a_fraction_of_the_iterative_routes_memory():
+    """Paper's J, merged modes, depth 11 (352,716 ADOs): ~5x less per ADO with BiCGStab, ~3x with
+    GMRES(30), on 1 and 2 ranks (measured: 6.4 KB/ADO against 1.3 and 2.1)."""
+    hier, modes, pauli = _paper("merged", 11, alpha=4.0)
+    for ranks in (1, 2):
+        it = estimate(hier, modes, pauli, ranks, "iterative").total_bytes_per_rank - BASELINE_BYTES
+        gm = estimate(hier, modes, pauli, ranks, "tier").total_bytes_per_rank - BASELINE_BYTES
+        bc = estimate(hier, modes, pauli, ranks, "tier", ksp_type="bcgs").total_bytes_per_rank - BASELINE_BYTES
+        assert bc < gm < it / 2.5 and bc < it / 4
+    est = estimate(hier, modes, pauli, 8, "tier")
+    pr = est.per_rank
+    assert pr.ghosts is not None and pr.ados.sum() == hier.size and est.largest_rank == int(np.argmax(pr.peak_bytes))
+    assert "stored scalars (tier route)" in est.table() and "ghost ADOs per local ADO" in est.table()
+
+
 def _paper(form: str, depth: int, n_bose: int = 1, alpha: float = 1.0):
     p = paper_problem(form, depth, n_bose, alpha)
     return p.hier, p.modes, p.pauli
@@ -131,6 +187,8 @@ def test_a_priori_and_a_posteriori():
     few = estimate(hier, modes, pauli, 2, "iterative", iterations=20)
     assert few.krylov_vectors == 20 and few.total_bytes_per_rank < prior.total_bytes_per_rank
     assert estimate(hier, modes, pauli, 2, "iterative", restart=30).total_bytes_per_rank < prior.total_bytes_per_rank
+    # a BiCG-type method keeps a few vectors whatever the restart
+    assert estimate(hier, modes, pauli, 2, "iterative", ksp_type="bcgs").krylov_vectors < 10
 
 
 def test_direct_route_leaves_the_lu_out():
@@ -157,8 +215,8 @@ def test_routes_size_what_they_store():
     hier, modes, pauli = _paper("merged", 5)
     for name, route in ROUTES.items():
         est = estimate(hier, modes, pauli, 2, name)
-        assert est.factor_known == (route.factor == "ilu")
-        assert est.krylov_vectors == route.krylov_vectors(100)
+        assert est.factor_known == (route.factor in ("ilu", "dilu"))
+        assert est.krylov_vectors == route.krylov_vectors()
     assert ROUTES["direct"].krylov_vectors(100) == 30 and ROUTES["iterative"].krylov_vectors(100) == 100
 
 

@@ -1,7 +1,7 @@
 """Solver routes, matrix formats, rank counts and PETSc scalar builds give the same currents.
 
-Oracles: the direct LU route, the iterative route, the SLEPc null vector and the two storage
-formats must agree (1e-8 relative: all reach true residuals ~1e-13); the same point solved on
+Oracles: the direct LU route, the iterative route, the tier route (matrix-free; its own tests are
+in test_tier_sweep.py), the SLEPc null vector and the two storage formats must agree (1e-8 relative: all reach true residuals ~1e-13); the same point solved on
 COMM_WORLD and on COMM_SELF must agree to 1e-10 relative (rank-count independence); the real and
 the complex PETSc builds must agree to 1e-10.
 """
@@ -31,12 +31,14 @@ POINT = dict(alpha=0.1, theta=np.pi / 4, delta=0.1, depth=4)
 
 
 @pytest.mark.mpi
-def test_direct_iterative_and_slepc_agree():
+def test_direct_iterative_tier_and_slepc_agree():
     direct = paper_point(COMM, method="direct", **POINT)
     iterative = paper_point(COMM, method="iterative", **POINT)
+    tier = paper_point(COMM, method="tier", **POINT)
     slepc = paper_point(COMM, method="slepc", **POINT)
     assert direct.report.method == "direct" and iterative.report.method == "iterative"
-    for other in (iterative, slepc):
+    assert tier.report.method == "tier"
+    for other in (iterative, tier, slepc):
         assert abs(other.I1 - direct.I1) <= 1e-8 * abs(direct.I1), (other.I1, direct.I1)
     assert direct.report.residual < 1e-12 and iterative.report.residual < 1e-11
 
@@ -51,7 +53,7 @@ def test_aij_and_baij_agree():
 @pytest.mark.mpi
 def test_rank_count_independence():
     """The whole communicator and a single rank give the same currents (1e-10 relative)."""
-    for method in ("direct", "iterative"):
+    for method in ("direct", "iterative", "tier"):
         world = paper_point(COMM, method=method, **POINT)
         alone = paper_point(MPI.COMM_SELF, method=method, **POINT)
         assert abs(world.I1 - alone.I1) <= 1e-10 * abs(alone.I1), (COMM.size, method)
@@ -91,7 +93,7 @@ print(json.dumps({{"scalar": np.dtype(PETSc.ScalarType).name, "I1": res.I1, "I2"
 """
 
 
-@pytest.mark.parametrize("method", ["direct", "iterative"])
+@pytest.mark.parametrize("method", ["direct", "iterative", "tier"])
 def test_real_and_complex_petsc_builds_agree(method):
     """Debian ships both builds; the currents and the noise must not depend on the scalar type."""
     out = {}

@@ -90,8 +90,11 @@ class SolverConfig(TableBase):
     _TABLE: ClassVar[str] = "solver"
 
     method: str = documented_field("auto", '"direct": sparse LU of the trace-fixed system; "iterative": '
-                       'preconditioned Krylov solve of it; "slepc": null vector of L by '
-                       'shift-and-invert eigen-solve; "auto": chosen from the problem size.',
+                       'preconditioned Krylov solve of it (block-Jacobi/ILU(1)); "tier": the same system '
+                       'matrix-free, with a tier-sweep preconditioner whose iterations do not grow with '
+                       'the ranks (~5x less memory; not for underdamped baths; docs/tier_sweep.md); '
+                       '"slepc": null vector of L by shift-and-invert eigen-solve; "auto": direct for '
+                       'small systems, else iterative on one rank and tier on two or more.',
                        Choice(SOLVER_METHODS))
     rtol: float = documented_field(1e-12, "Relative residual target of iterative solves (weak coupling needs "
                        "tight values: currents are 1e-7 to 1e-9).",
