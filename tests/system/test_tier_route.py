@@ -13,6 +13,10 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
+
+# mpirun, and mpi4py/PETSc in the subprocesses
+pytestmark = pytest.mark.petsc
 
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_btl_vader_single_copy_mechanism="none",
