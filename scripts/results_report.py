@@ -103,6 +103,48 @@ def fig1a():
     base = peaks[PI / 2][1]
     for th in (0.0, PI / 4):
         print(f"- max I(theta = {th / PI:.2g} pi) / max I(theta = pi/2) = {peaks[th][1] / base:.2f}")
+    print("- the turnover (alpha >= 1: I, status, relative error estimate; the maximum by a parabola in\n"
+          "  log alpha through the largest point and its neighbours):")
+    for th in (0.0, PI / 4, PI / 2):
+        sel, order, a, I = curve(s, th, "alpha1")
+        status = [x.decode() for x in s["status"][sel][order]]
+        err = s["rel_error"][sel][order]
+        strong = a >= 0.99
+        print(f"  theta = {th / PI:.2g} pi: " + "; ".join(
+            f"{x:.3g}: {y:.4e} ({st}, {e:.1e})" for x, y, st, e, keep in zip(a, I, status, err, strong) if keep))
+        print(f"    {turnover(a, I)}")
+
+
+def turnover(alpha, current) -> str:
+    """alpha_max and I_max from the parabola in log alpha through the largest current and its two
+    neighbours, and how far the current has fallen at the largest alpha; or why there is none."""
+    k = int(np.argmax(current))
+    if k == 0 or k == len(current) - 1:
+        return f"no interior maximum: the largest current is at the grid's {'first' if k == 0 else 'last'} alpha"
+    x, y = np.log(alpha[k - 1:k + 2]), current[k - 1:k + 2]
+    c2, c1, c0 = np.polyfit(x, y, 2)
+    x_max = -c1 / (2 * c2)
+    return (f"alpha_max = {math.exp(x_max):.3g}, I_max = {c0 + c1 * x_max + c2 * x_max ** 2:.4e} "
+            f"(largest point {current[k]:.4e} at alpha = {alpha[k]:.3g}); I(alpha = {alpha[-1]:.3g}) / I_max = "
+            f"{current[-1] / current[k]:.3f}")
+
+
+def fig1a_nbose2():
+    d = section("fig1a-nbose2", "Fig. 1a's alpha >= 2 points with two Pade terms per bath")
+    if d is None:
+        return
+    s, _, _ = d
+    one = load("fig1a")
+    for i in np.argsort(s["theta"] * 100 + s["alpha1"]):
+        line = (f"- theta = {s['theta'][i] / PI:.2g} pi, alpha = {s['alpha1'][i]:.3g}: I = {s['I'][i]:.5e} "
+                f"({s['status'][i].decode()}, error {s['rel_error'][i]:.1e}, depth {int(s['depth'][i])}, "
+                f"decomposition check {s['decomposition_error'][i]:.1e})")
+        if one is not None:
+            o = one[0]
+            m = (np.abs(o["theta"] - s["theta"][i]) < 1e-9) & (np.abs(o["alpha1"] - s["alpha1"][i]) < 1e-9)
+            if m.any():
+                line += f"; one Pade term: {o['I'][m][0]:.5e} ({o['I'][m][0] / s['I'][i] - 1:+.1e})"
+        print(line)
 
 
 def fig1b():
@@ -199,5 +241,5 @@ def checks():
 
 
 if __name__ == "__main__":
-    fig1a(); fig1b(); fig2("fig2a", (0.01, 0.02)); fig2("fig2b", (1.0, 4.0)); fig3(); fig4(); checks()
+    fig1a(); fig1a_nbose2(); fig1b(); fig2("fig2a", (0.01, 0.02)); fig2("fig2b", (1.0, 4.0)); fig3(); fig4(); checks()
     sys.exit(0)
