@@ -75,11 +75,15 @@ def _iterative_options(settings: SolverSettings, lu_package: str) -> dict[str, s
 
 
 TIER_RESTART = 30
+# LGMRES(30): GMRES(30) that carries 2 error approximations over each restart. As fast as GMRES(30)
+# at alpha <= 4, and it converges at alpha = 10 where GMRES(30) with the tier sweep's ILU(0)-quality
+# preconditioner stagnates (bench/scaling/README.md, "Krylov method at very strong coupling").
+TIER_KSP = "lgmres"
 
 
 def _tier_options(settings: SolverSettings, lu_package: str) -> dict[str, str]:
     # the preconditioner is the route's own (a PCSHELL set in code): only Krylov options here
-    return {**_common(settings), "ksp_type": "gmres", "ksp_gmres_restart": str(TIER_RESTART),
+    return {**_common(settings), "ksp_type": TIER_KSP, "ksp_gmres_restart": str(TIER_RESTART),
             "ksp_gmres_cgs_refinement_type": "refine_ifneeded"}
 
 
@@ -102,6 +106,7 @@ class Route:
     (the tier sweep's 4x4 pivots, 128 bytes per ADO).
     krylov_cap: the most GMRES basis vectors it keeps (None: the restart length).
     restart: its default GMRES restart (what the memory model counts unless the input sets one).
+    ksp_type: its default Krylov method (what the memory model counts unless the input sets one).
     """
 
     name: str
@@ -111,17 +116,21 @@ class Route:
     factor: str
     krylov_cap: int | None = None
     restart: int = 100
+    ksp_type: str = "gmres"
 
     def krylov_vectors(self, restart: int | None = None, iterations: int | None = None,
                        ksp_type: str | None = None) -> int:
         """GMRES basis vectors the memory model counts: the restart (the input's, else the
-        route's) a priori, capped; or min(iterations, that) for a finished solve. A BiCG-type
-        method (ksp_type in BICG_TYPES) keeps BICG_VECTORS instead, whatever the iterations."""
+        route's) a priori, capped; or min(iterations, that) for a finished solve; LGMRES adds
+        LGMRES_VECTORS. A BiCG-type method (ksp_type in BICG_TYPES) keeps BICG_VECTORS instead,
+        whatever the iterations."""
+        ksp_type = self.ksp_type if ksp_type is None else ksp_type
         if ksp_type in BICG_TYPES:
             return BICG_VECTORS
         restart = self.restart if restart is None else restart
         k = restart if self.krylov_cap is None else min(restart, self.krylov_cap)
-        return k if iterations is None else min(iterations, k)
+        k = k if iterations is None else min(iterations, k)
+        return k + LGMRES_VECTORS if ksp_type == "lgmres" else k
 
 
 ROUTES: dict[str, Route] = {r.name: r for r in (
@@ -131,14 +140,16 @@ ROUTES: dict[str, Route] = {r.name: r for r in (
           "trace_fixed", _iterative_options, "ilu"),
     Route("slepc", "null vector of L by shift-and-invert Krylov-Schur (SLEPc)", "null_vector",
           _slepc_options, "lu", krylov_cap=30),
-    Route("tier", f"GMRES({TIER_RESTART}) with the tier-sweep block DILU on the sector partition, matrix-free",
-          "matrix_free", _tier_options, "dilu", restart=TIER_RESTART),
+    Route("tier", f"LGMRES({TIER_RESTART}) with the tier-sweep block DILU on the sector partition, matrix-free",
+          "matrix_free", _tier_options, "dilu", restart=TIER_RESTART, ksp_type=TIER_KSP),
 )}
 METHODS = (*ROUTES, AUTO)
 # the Krylov methods of the BiCG family: they break down from x0 = 0 on b = e_0 (the shadow
 # residual sees one entry), so the solves start them from x0 = M^{-1} b (steady_state.py)
 BICG_TYPES = ("bcgs", "ibcgs", "fbcgs", "fbcgsr", "pipebcgs", "bcgsl", "tfqmr", "qmrcgs")
 BICG_VECTORS = 4      # beyond sizing.KRYLOV_EXTRA_VECTORS: BiCGStab's ~10 vectors (measured, tier route)
+LGMRES_VECTORS = 5    # LGMRES's 2 augmentation vectors, their images and a work vector (measured: +0.16
+                      # KB per ADO against GMRES(30) at 92k ADOs, tier route)
 
 
 def choose_route(method: str, n_unknowns: int, ranks: int = 1, acyclic: bool = True) -> Route:

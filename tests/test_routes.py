@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nesb_hpc.config import SOLVER_METHODS
-from nesb_hpc.routes import (AUTO_DIRECT_MAX_UNKNOWNS, AUTO_TIER_FROM_RANKS, BICG_TYPES, ROUTES, SolverSettings,
+from nesb_hpc.routes import (AUTO_DIRECT_MAX_UNKNOWNS, AUTO_TIER_FROM_RANKS, BICG_TYPES, LGMRES_VECTORS, ROUTES, SolverSettings,
                              candidate_routes, choose_route)
 
 
@@ -50,9 +50,12 @@ def test_every_route_names_its_system_and_options():
 
 def test_krylov_vectors_of_the_memory_model():
     """GMRES keeps its restart's basis (the input's restart, else the route's default), capped for
-    the direct route; a BiCG-type method a few vectors whatever the iterations."""
+    the direct route; LGMRES (the tier route's default) LGMRES_VECTORS more; a BiCG-type method a
+    few vectors whatever the iterations."""
     assert ROUTES["iterative"].krylov_vectors() == 100 and ROUTES["iterative"].krylov_vectors(30) == 30
-    assert ROUTES["tier"].krylov_vectors() == ROUTES["tier"].restart
+    assert ROUTES["tier"].krylov_vectors() == ROUTES["tier"].restart + LGMRES_VECTORS
+    assert ROUTES["tier"].krylov_vectors(ksp_type="gmres") == ROUTES["tier"].restart
+    assert ROUTES["tier"].krylov_vectors(iterations=7) == 7 + LGMRES_VECTORS
     assert ROUTES["direct"].krylov_vectors(100) == 30
     assert ROUTES["iterative"].krylov_vectors(100, iterations=12) == 12
     assert all(ROUTES["tier"].krylov_vectors(100, 500, t) < 10 for t in BICG_TYPES)

@@ -60,6 +60,9 @@ VARIANTS: dict[str, tuple[str, list[str], list[str]]] = {
     "tier_g100mgs": (POINT, ["--method", "tier"], ["-nesb_ksp_gmres_restart", "100", "-nesb_ksp_gmres_modifiedgramschmidt"]),
     "tier_bcgs": (POINT, ["--method", "tier"], ["-nesb_ksp_type", "bcgs"]),
     "tier_fgmres30": (POINT, ["--method", "tier"], ["-nesb_ksp_type", "fgmres"]),
+    # LGMRES(30): GMRES(30) augmented with 2 error approximations per restart (against the
+    # stagnation of GMRES(30) at alpha >= 8)
+    "tier_lgmres": (POINT, ["--method", "tier"], ["-nesb_ksp_type", "lgmres"]),
 }
 
 
