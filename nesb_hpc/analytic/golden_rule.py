@@ -52,16 +52,10 @@ def golden_rule_current(
     (theta = pi/2: sx, theta = 0: sz). Positive for T1 > T2. Exactly 0 at delta = 0 (J(0) = 0:
     the limit E -> 0 of the formula) and when either coupling is longitudinal.
     """
-    check_point(delta, T1, T2)
-    E = 2.0 * float(delta)
-    if E == 0.0:
+    rates = _transition_rates(delta, T1, T2, J1, J2, theta1, theta2)
+    if rates is None:
         return 0.0
-    k1 = 2.0 * float(J1(E)) * math.sin(theta1) ** 2
-    k2 = 2.0 * float(J2(E)) * math.sin(theta2) ** 2
-    if k1 == 0.0 or k2 == 0.0:
-        return 0.0
-    # n1 - n2 and coth written through expm1: accurate for E << T; n -> 0 (no overflow) for E >> T
-    n1, n2 = _bose(E / T1), _bose(E / T2)
+    E, k1, k2, n1, n2 = rates
     c1, c2 = 1.0 + 2.0 * n1, 1.0 + 2.0 * n2
     return E * k1 * k2 * (n1 - n2) / (k1 * c1 + k2 * c2)
 
@@ -106,13 +100,23 @@ def golden_rule_noise(
     through ``sequential_transfer_counting``. Energy^2 per unit time. At T1 = T2 = T it equals
     2 T^2 dI/dT1 (fluctuation-dissipation); 0 at delta = 0 or a longitudinal coupling.
     """
+    rates = _transition_rates(delta, T1, T2, J1, J2, theta1, theta2)
+    if rates is None:
+        return 0.0
+    E, k1, k2, n1, n2 = rates
+    return sequential_transfer_counting(E, k1 * n1, k1 * (n1 + 1.0), k2 * n2, k2 * (n2 + 1.0))[1]
+
+
+def _transition_rates(delta, T1, T2, J1, J2, theta1, theta2):
+    """(E, k1, k2, n1, n2) of the golden rule: E = 2 delta, k_nu = 2 J_nu(E) sin^2(theta_nu),
+    n_nu = n_B(E / T_nu) (through expm1: accurate for E << T, no overflow for E >> T); None where
+    a rate vanishes (delta = 0, a longitudinal coupling), i.e. where no energy is transferred."""
     check_point(delta, T1, T2)
     E = 2.0 * float(delta)
     if E == 0.0:
-        return 0.0
+        return None
     k1 = 2.0 * float(J1(E)) * math.sin(theta1) ** 2
     k2 = 2.0 * float(J2(E)) * math.sin(theta2) ** 2
     if k1 == 0.0 or k2 == 0.0:
-        return 0.0
-    n1, n2 = _bose(E / T1), _bose(E / T2)
-    return sequential_transfer_counting(E, k1 * n1, k1 * (n1 + 1.0), k2 * n2, k2 * (n2 + 1.0))[1]
+        return None
+    return E, k1, k2, _bose(E / T1), _bose(E / T2)

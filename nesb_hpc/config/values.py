@@ -220,11 +220,7 @@ class HDF5Path:
     allowed: ClassVar[str] = "a file name ending in .h5 or .hdf5"
 
     def __call__(self, value, key):
-        if not isinstance(value, str) or not value.strip():
-            raise value_error(key, value, f"must be {self.allowed}", self.allowed)
-        if "\x00" in value or len(value) > 4096:
-            allowed = f"{self.allowed}, without NUL characters and at most 4096 characters"
-            raise value_error(key, value, f"is not a usable path: allowed is {allowed}", allowed)
+        usable_path(value, key, self.allowed)
         if not value.lower().endswith((".h5", ".hdf5")):
             raise value_error(key, value, f"is not allowed: allowed is {self.allowed}", self.allowed)
         return value
@@ -420,12 +416,17 @@ class FilePath:
     allowed: ClassVar[str] = "a file name (relative to the working directory)"
 
     def __call__(self, value, key):
-        if not isinstance(value, str) or not value.strip():
-            raise value_error(key, value, f"must be {self.allowed}", self.allowed)
-        if "\x00" in value or len(value) > 4096:
-            allowed = f"{self.allowed}, without NUL characters and at most 4096 characters"
-            raise value_error(key, value, f"is not a usable path: allowed is {allowed}", allowed)
-        return value
+        return usable_path(value, key, self.allowed)
+
+
+def usable_path(value, key: str, allowed: str) -> str:
+    """value if it is a non-blank string a file system can take (no NUL, at most 4096 characters)."""
+    if not isinstance(value, str) or not value.strip():
+        raise value_error(key, value, f"must be {allowed}", allowed)
+    if "\x00" in value or len(value) > 4096:
+        allowed = f"{allowed}, without NUL characters and at most 4096 characters"
+        raise value_error(key, value, f"is not a usable path: allowed is {allowed}", allowed)
+    return value
 
 
 @dataclass(frozen=True)
