@@ -147,6 +147,36 @@ def fig1a_nbose2():
         print(line)
 
 
+def turnover_table():
+    """Fig. 1a for alpha >= 1 as results/README.md tabulates it: two Pade terms where
+    fig1a-nbose2 has the point, else fig1a's one; the maximum of each theta from those values."""
+    one, two = load("fig1a"), load("fig1a-nbose2")
+    if one is None:
+        return
+    print("\n## The turnover table (two Pade terms where computed, marked 2)\n")
+    s1 = one[0]
+    alphas = sorted({round(float(a), 6) for a in s1["alpha1"] if a >= 0.99})
+    print("| theta | " + " | ".join(f"{a:g}" for a in alphas) + " | alpha_max | I_max |")
+    print("|---|" + "---|" * (len(alphas) + 2))
+    for th, name in ((0.0, "0"), (PI / 4, "pi/4"), (PI / 2, "pi/2")):
+        cells, values = [], []
+        for a in alphas:
+            src, mark = s1, ""
+            if two is not None:
+                m2 = (np.abs(two[0]["theta"] - th) < 1e-9) & (np.abs(two[0]["alpha1"] - a) < 1e-6)
+                if m2.any():
+                    src, mark = two[0], "2"
+            m = (np.abs(src["theta"] - th) < 1e-9) & (np.abs(src["alpha1"] - a) < 1e-6)
+            i = int(np.flatnonzero(m)[0])
+            star = "" if src["status"][i] == b"converged" else "*"
+            values.append(float(src["I"][i]))
+            cells.append(f"{src['I'][i]:.3e}{star} ({src['rel_error'][i]:.0e}){' ' + mark if mark else ''}")
+        text = turnover(np.array(alphas), np.array(values))
+        a_max = text.split("alpha_max = ")[1].split(",")[0] if "alpha_max" in text else "-"
+        i_max = text.split("I_max = ")[1].split(" ")[0] if "I_max" in text else "-"
+        print(f"| {name} | " + " | ".join(cells) + f" | {a_max} | {i_max} |")
+
+
 def fig1b():
     d = section("fig1b", "Fig. 1b: I vs Delta, alpha = 0.01")
     if d is None:
@@ -241,5 +271,5 @@ def checks():
 
 
 if __name__ == "__main__":
-    fig1a(); fig1a_nbose2(); fig1b(); fig2("fig2a", (0.01, 0.02)); fig2("fig2b", (1.0, 4.0)); fig3(); fig4(); checks()
+    fig1a(); fig1a_nbose2(); turnover_table(); fig1b(); fig2("fig2a", (0.01, 0.02)); fig2("fig2b", (1.0, 4.0)); fig3(); fig4(); checks()
     sys.exit(0)
