@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bath import N_BOSE_AUTO
-from .config import SWEEP_KEYS, InputError, RunConfig
+from .config import SWEEP_KEYS, InputError, ModelConfig, RunConfig
 from .maximize import EvaluationFailed, maximize_bounded
 from .study_dynamics import Dynamics
 from .study_base import (FAILED_STATUSES, GOOD_STATUSES, INACCURATE, MODEL_COLUMNS, NOISE_COLUMNS,  # noqa: F401
