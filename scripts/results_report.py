@@ -211,6 +211,9 @@ def fig2(name, alphas):
         mono = "increasing" if np.all(np.diff(I) > 0) else "decreasing" if np.all(np.diff(I) < 0) else "not monotonic"
         print(f"- alpha = {a:g}: {mono}; max I = {I[k]:.4e} at theta = {th[k] / PI:.3f} pi; "
               f"I(0) = {I[0]:.4e}, I(pi/2) = {I[-1]:.4e}")
+        err, status = s["rel_error"][sel][o], s["status"][sel][o]
+        print("  " + "; ".join(f"{t / PI:.3f} pi: {x:.4e} ({e:.1e}{'' if st == b'converged' else ' *'})"
+                               for t, x, e, st in zip(th, I, err, status)))
 
 
 def fig3():

@@ -28,7 +28,7 @@ from nesb_hpc.routes import SolverSettings
 from nesb_hpc.study import Request
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
-FIGURES = ("fig1a", "fig1b", "fig2a", "fig2b", "fig3", "fig4")
+FIGURES = ("fig1a", "fig1a-nbose2", "fig1b", "fig2a", "fig2b", "fig3", "fig4")
 AGREE = 1e-8
 
 
