@@ -58,7 +58,7 @@ def tier(recs):
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for depth in (11, 13):
         for alpha in (4.0, 0.5):
-            for variant in ("bjacobi_ilu1", "tier", "tier_g50", "tier_g100", "tier_bcgs"):
+            for variant in ("bjacobi_ilu1", "tier", "tier_g50", "tier_g100", "tier_bcgs", "tier_lgmres"):
                 one, two = pick(recs, variant, alpha, depth, 1), pick(recs, variant, alpha, depth, 2)
                 if one is None:
                     continue
