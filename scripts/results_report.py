@@ -7,7 +7,6 @@ Reads only; missing files are reported and skipped.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -227,7 +226,7 @@ def fig3():
         o = np.argsort(a)
         print(f"- Delta = {dl:g}: theta_opt/pi = " + ", ".join(f"{x:.3g}" for x in t[o] / PI)
               + " at alpha = " + ", ".join(f"{x:.2g}" for x in a[o]))
-        print(f"  I_opt = " + ", ".join(f"{x:.3e}" for x in I[o]))
+        print("  I_opt = " + ", ".join(f"{x:.3e}" for x in I[o]))
         for col in ("depth_error", "decomposition_error"):
             if col in s.dtype.names:
                 print(f"  {col} = " + ", ".join(f"{x:.1e}" for x in s[col][sel][o]))
